@@ -1,0 +1,14 @@
+"""Backend-agnostic Transformer layers (keras.ops only)."""
+
+from keras_tfm.layers.binary_position_encoding import BinaryPositionEncoding
+from keras_tfm.layers.feed_forward import FeedForward
+from keras_tfm.layers.learned_position_embedding import LearnedPositionEmbedding
+from keras_tfm.layers.masks import causal_mask, merge_masks, padding_mask_from_ids
+from keras_tfm.layers.multi_head_attention import MultiHeadAttention
+from keras_tfm.layers.residual import Residual
+from keras_tfm.layers.rotary_position_embedding import RotaryPositionEmbedding
+from keras_tfm.layers.sinusoidal_position_encoding import SinusoidalPositionEncoding
+from keras_tfm.layers.stochastic_depth import StochasticDepth
+from keras_tfm.layers.token_and_position_embedding import TokenAndPositionEmbedding
+from keras_tfm.layers.transformer_decoder_block import TransformerDecoderBlock
+from keras_tfm.layers.transformer_encoder_block import TransformerEncoderBlock

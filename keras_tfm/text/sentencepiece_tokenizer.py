@@ -15,10 +15,10 @@ becomes [UNK]=3, which detokenizes to " ⁇ " (SentencePiece's convention), so
 it never vanishes silently. An empty string tokenizes to `[START] [END]`.
 
 TFLite: `tokenize_to_tensor` converts and runs at any batch size.
-`detokenize` converts, but tensorflow-text's TFLite SentencePiece
-detokenizer keeps the output shape prepared at conversion time, so convert
-it from a concrete function with a static batch size:
-`tokenizer.detokenize.get_concrete_function(tf.TensorSpec([B, None], tf.int32))`.
+Detokenization converts, but tensorflow-text's TFLite SentencePiece
+detokenizer writes into the output shape known at conversion time (with a
+dynamic batch it overruns and crashes), so convert it with a static batch
+size: `tokenizer.detokenize_function(batch_size=B).get_concrete_function()`.
 """
 
 import io
@@ -179,15 +179,18 @@ class SentencepieceTokenizer(Tokenizer):
 
     def _detokenize_plain(self, ids):
         # The TFLite kernel reads the row splits as int32.
-        return self._sentencepiece.detokenize(ids.with_row_splits_dtype(tf.int32))
+        ids = ids.with_row_splits_dtype(tf.int32)
+        return self._sentencepiece.detokenize(ids)
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
     def normalize(self, texts):
-        """NFKC with whitespace collapsed and stripped (see module docstring)."""
+        """NFKC, control characters as spaces, whitespace collapsed and
+        stripped (see the module docstring)."""
         texts = tf.strings.unicode_transcode(
             texts, "UTF-8", "UTF-8", errors="replace"
         )
         texts = tf_text.normalize_utf8(texts, "NFKC")
+        texts = tf.strings.regex_replace(texts, r"\p{Cc}", " ")
         words = tf.strings.split(texts)  # (B, None)
         return tf.strings.reduce_join(words, axis=-1, separator=" ")
 

@@ -7,14 +7,18 @@ Every tokenizer in `keras_tfm.text` is a `tf.Module` whose methods are
 `tf.data`, inside another `tf.function`, in a SavedModel, and (for the dense
 methods) in TFLite with tensorflow-text's op registrar:
 
-| method                      | in                  | out                          | TFLite |
-|-----------------------------|---------------------|------------------------------|--------|
-| `tokenize(texts)`           | string `(B,)`       | int32 `tf.RaggedTensor (B, None)` | no (ragged out) |
-| `tokenize_to_tensor(texts)` | string `(B,)`       | int32 `(B, T)`, 0-padded     | yes    |
-| `detokenize(ids)`           | int32 `(B, T)`      | string `(B,)`                | yes (1)|
-| `normalize(texts)`          | string `(B,)`       | string `(B,)`                | no     |
+| method                     | in            | out                  | TFLite |
+|----------------------------|---------------|----------------------|--------|
+| `tokenize(texts)`          | string (B,)   | int32 ragged (B, T)  | no     |
+| `tokenize_to_tensor(texts)`| string (B,)   | int32 (B, T)         | yes    |
+| `detokenize(ids)`          | int32 (B, T)  | string (B,)          | yes (1)|
+| `normalize(texts)`         | string (B,)   | string (B,)          | no     |
 
-(1) SentencePiece's TFLite detokenizer kernel needs a static batch size; see
+`tokenize_to_tensor` pads with [PAD]=0; `tokenize` returns a
+`tf.RaggedTensor` (ragged outputs cannot leave a TFLite model).
+
+(1) SentencePiece's TFLite detokenizer kernel needs a static batch size:
+convert `detokenize_function(batch_size)` instead; see
 `SentencepieceTokenizer`.
 
 Special tokens have the same ids in every vocabulary this package makes:
@@ -94,7 +98,13 @@ def strip_special_tokens(ids):
     keep = tf.logical_not(seen_end)
     keep = tf.logical_and(keep, ids != PAD_ID)
     keep = tf.logical_and(keep, ids != START_ID)
-    return tf.ragged.boolean_mask(ids, keep)
+    ragged = tf.ragged.boolean_mask(ids, keep)
+    if ids.shape[0] is not None:  # Keep a static batch size static.
+        splits = tf.reshape(ragged.row_splits, [ids.shape[0] + 1])
+        ragged = tf.RaggedTensor.from_row_splits(
+            ragged.values, splits, validate=False
+        )
+    return ragged
 
 
 class Tokenizer(tf.Module):
@@ -129,7 +139,32 @@ class Tokenizer(tf.Module):
     def detokenize(self, ids):
         """int32 `(B, T)` -> strings `(B,)`. Drops [PAD], [START] and all from
         the first [END]; [UNK] stays visible in the text."""
+        return self._detokenize(ids)
+
+    def _detokenize(self, ids):
         return self._detokenize_plain(strip_special_tokens(ids))
+
+    def detokenize_function(self, batch_size=None):
+        """`detokenize` as a `tf.function` for a static batch size.
+
+        For TFLite conversion where a kernel needs the batch size fixed
+        (SentencePiece's): `tf.lite.TFLiteConverter.from_concrete_functions(
+        [tokenizer.detokenize_function(1).get_concrete_function()], tokenizer)`.
+
+        Args:
+            batch_size: B, or None for any.
+        """
+        if batch_size is not None and (
+            not isinstance(batch_size, int) or batch_size < 1
+        ):
+            raise ValueError(
+                "`batch_size` must be None or a positive integer. "
+                f"Received: batch_size={batch_size!r}"
+            )
+        return tf.function(
+            self._detokenize,
+            input_signature=[tf.TensorSpec([batch_size, None], tf.int32)],
+        )
 
     @property
     def vocab_size(self):

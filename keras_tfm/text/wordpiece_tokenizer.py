@@ -167,14 +167,27 @@ def learn_wordpiece_vocabulary(
         counts.update(w.decode("utf-8", errors="replace") for w in words)
     if not counts:
         raise ValueError("`texts` must hold at least one word. Received none.")
-    learn_params.setdefault("lower_thresh", 1)
-    return learner.learn(
-        counts.items(),
-        vocab_size,
-        list(reserved_tokens),
-        include_joiner_token=False,
-        joiner=JOINER,
-        **learn_params,
+    lower_thresh = learn_params.pop("lower_thresh", 1)
+    # The learner's threshold search can end on a vocabulary a little over
+    # `vocab_size` (when the lowest threshold overshoots): raise the lowest
+    # threshold until it fits.
+    for _ in range(16):
+        vocabulary = learner.learn(
+            counts.items(),
+            vocab_size,
+            list(reserved_tokens),
+            lower_thresh=lower_thresh,
+            include_joiner_token=True,
+            joiner=JOINER,
+            **learn_params,
+        )
+        if len(vocabulary) <= vocab_size:
+            return vocabulary
+        lower_thresh += 1
+    raise ValueError(
+        "`vocab_size` must leave room for the corpus's characters: the "
+        f"smallest vocabulary found has {len(vocabulary)} tokens. "
+        f"Received: vocab_size={vocab_size}"
     )
 
 

@@ -34,6 +34,7 @@ setup(
         "tensorboard",
         "sentencepiece>=0.2",
         "scikit-learn",
+        "safetensors",
         "numpy",
     ],
     extras_require={

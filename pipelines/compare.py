@@ -12,8 +12,12 @@ plain and dilated) this program measures, never copies:
   shapes; ops inside a `While` body are multiplied by that loop's trip count,
   read at run time from the loop's counter output. Both figures count matrix
   products only (no biases, activations or softmax).
-* time per layer: median over `repeats` forward calls of the traced graph,
-  after one warm-up call. The dilated layer timed is the widest one of its
+* time per layer: median over `repeats` forward calls of the traced graph
+  (more for cheap points, see `min_time_s`), after one warm-up call, as the
+  process's CPU time (`time_s`, the table's "CPU time") and as wall-clock time
+  (`wall_time_s`). With one TensorFlow thread the two agree on an idle machine;
+  on a shared one CPU time leaves out the time other processes hold the core,
+  so it is the steadier measure of the layer's own work. The dilated layer timed is the widest one of its
   stack (dilation k^(L-1)); dilation does not change its cost.
 * sequential steps: the trip counts of the graph's `While` loops, summed
   (a graph without a loop is one parallel step, counted as 1).
@@ -26,26 +30,40 @@ plain and dilated) this program measures, never copies:
   one "layer" is one recurrent step, written in Jacobi form: step l computes
   every position's state from its predecessor's state of step l-1, so after n
   steps it equals `keras.layers.LSTM` exactly (a test checks this). The
-  convolutions are causal and linear with weights shared across the stack
-  (connectivity, not weight values, decides which derivatives are nonzero).
+  convolutions are causal and linear (the plain stack reuses one layer's
+  weights; connectivity, not weight values, decides which derivatives are
+  nonzero), and their activations are rescaled after each layer, which a
+  linear layer's Jacobian does not depend on; a non-finite derivative is an
+  error, never counted as a dependency.
 
-Analytic FLOPs (per layer, B = 1 here): attention 8 n d^2 (Q, K, V and output
-projections) + 4 n^2 d (scores and weighted sum); Table 1 keeps only the n^2 d
-term. LSTM 16 n d^2 (four gates, input and recurrent kernels). Convolution
-2 k n d^2.
+Analytic FLOPs (per layer and example; times B): attention 8 n d^2 (Q, K, V
+and output projections) + 4 n^2 d (scores and weighted sum), of which Table 1
+keeps only the n^2 d term; LSTM 16 n d^2 (four gates, input and recurrent
+kernels); convolution 2 k n d^2.
 
-Exponents are least-squares slopes in log-log over the upper half of each
-sweep (n >= 512 at full size, d >= 256), where per-call overhead no longer
-dominates; fits over all points are in the JSON. n is swept at d = 64 and d at
-n = 1024; at that n the full attention layer's d-exponent is ~1.5 by its own
-formula, because the projections' n d^2 is no longer small: the "analytic"
-column shows what the formula predicts on the same grid.
+Timing choices. The program runs TensorFlow on one thread (`--threads`): time is
+then proportional to work rather than to how well each op splits across cores
+(small ops stay on one core, large ones use both, which bends the curves), and
+the run leaves the other core to whoever shares the machine. B = 4, so the
+smallest points are not all per-call overhead (about 0.5 ms). Exponents are
+least-squares slopes in log-log over the upper half of each sweep (n >= 512,
+d >= 256 at full size); fits over all points are in the JSON. n is swept at
+d = 64 (small, so attention's n^2 d term dominates) and d at n = 4096 (long,
+for the same reason): there the full attention layer's own formula has a
+d-exponent of ~1.2, not Table 1's 1, because the projections' n d^2 is not
+negligible; the "analytic FLOPs" column shows what the formulas predict on the
+same grid. No lengths are capped: the LSTM runs every n and d, and is the
+slowest part (at d = 1024 its 32 MB of weights are streamed from memory at
+every one of the 4096 steps).
 
-Command (full size, about 5 minutes on 2 CPU cores; the LSTM is the slowest):
+Command (full size: 95 s of measuring on one core of a shared 2-core machine,
+about 4 minutes when the other core is busy too; `--tiny` takes seconds):
     python -m pipelines.compare --output_dir outputs/compare
-Expected: attention time exponent in n near 2; LSTM sequential steps = n;
-dilated path length = ceil(log_k n); `comparison.png` and `comparison.json`
-in the output folder.
+Expected (measured so): attention's time exponent in n 1.85 (its formula's
+1.91 on that grid), LSTM and convolutions ~1 in n; LSTM sequential steps = n =
+path length; plain convolution path ceil((n-1)/(k-1)) = 2048 and dilated
+ceil(log_k n) = 8 at n = 4096; `comparison.png` and `comparison.json` in the
+output folder.
 """
 
 import dataclasses
@@ -61,6 +79,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_tfm.layers import MultiHeadAttention
+from pipelines import pictures
 
 ATTENTION = "self-attention"
 RNN = "recurrent (LSTM)"
@@ -77,13 +96,16 @@ class CompareConfig:
     fixed_length: int = 4096  # n of the d sweep; long, so attention's n^2 d term dominates
     kernel_size: int = 3  # k of both convolutions
     num_heads: int = 1  # attention heads; key_dim = d / num_heads
-    batch_size: int = 1  # B
-    repeats: int = 3  # timed forward calls per point; the median is kept
+    batch_size: int = 4  # B: enough that the smallest points are not all call overhead
+    repeats: int = 3  # timed forward calls per point at least; the median is kept
+    min_time_s: float = 0.25  # cheap points are called until their times add up to this (100 calls at most)
+    threads: int = 1  # TensorFlow intra- and inter-op threads, set by `main` (0: TensorFlow's default)
     path_width: int = 4  # d of the stacks used for path lengths (cost is irrelevant there)
     seed: int = 0
 
 
-TINY = CompareConfig(lengths=(8, 16, 32), widths=(8, 16), fixed_width=8, fixed_length=16, repeats=1)
+TINY = CompareConfig(lengths=(8, 16, 32), widths=(8, 16), fixed_width=8, fixed_length=16, batch_size=1, repeats=1,
+                     min_time_s=0.0)
 
 
 # Theory ----------------------------------------------------------------------
@@ -161,6 +183,8 @@ def _op_flops(op):
         a = op.inputs[0].shape
         return 2 * out.num_elements() * (a[-2] if op.get_attr("adj_x") else a[-1])
     if op.type == "Einsum":  # two operands, no ellipsis: 2 x product of every index size
+        if len(op.inputs) != 2:
+            return 0  # one operand: a transpose or a sum, not a product
         terms = op.get_attr("equation").decode().split("->")[0].split(",")
         sizes = {}
         for term, tensor in zip(terms, op.inputs):
@@ -207,16 +231,18 @@ def measure_layer(kind, n, d, config):
     concrete = tf.function(forward, autograph=False).get_concrete_function(tf.TensorSpec(x.shape))
     y, trips = concrete(x)  # warm-up call
     trip_counts = {op.name: int(t) for op, t in zip(loops, trips)}
-    times = []
-    for _ in range(config.repeats):
-        start = time.perf_counter()
+    walls, cpus = [], []  # at least `repeats` calls; cheap ones until they add up to `min_time_s`
+    while len(walls) < config.repeats or (sum(walls) < config.min_time_s and len(walls) < 100):
+        wall, cpu = time.perf_counter(), time.process_time()
         y, _ = concrete(x)
         y.numpy()
-        times.append(time.perf_counter() - start)
+        walls.append(time.perf_counter() - wall)
+        cpus.append(time.process_time() - cpu)
     y_tensor = concrete.graph.outputs[0]
     return dict(
         n=n, d=d,
-        time_s=statistics.median(times),
+        time_s=statistics.median(cpus),
+        wall_time_s=statistics.median(walls),
         flops_analytic=analytic_flops(kind, n, d, config.kernel_size, config.batch_size),
         flops_counted=count_flops(concrete.graph, [y_tensor], trip_counts),
         sequential_steps=max(1, sum(trip_counts.values())),
@@ -315,11 +341,15 @@ def fit_exponent(xs, ys, upper_half=True):
     return float(np.polyfit(np.log(xs), np.log(ys), 1)[0])
 
 
-TABLE_1 = {  # Vaswani et al. 2017, Table 1: (per-layer complexity, sequential ops, max path length), exponents
-    ATTENTION: ("O(n^2 d)", 2, 1, "O(1)", 0, "O(1)", 0),
-    RNN: ("O(n d^2)", 1, 2, "O(n)", 1, "O(n)", 1),
-    CONV: ("O(k n d^2)", 1, 2, "O(1)", 0, "O(n/k)", 1),
-    DILATED: ("O(k n d^2)", 1, 2, "O(1)", 0, "O(log_k n)", "0 (log)"),
+QUANTITIES = (  # (table row, fit key): cost rows read three fits, the others one
+    ("per-layer cost in n", "in_n"), ("per-layer cost in d", "in_d"),
+    ("sequential operations in n", "sequential_steps_in_n"), ("maximum path length in n", "path_length_in_n"),
+)
+TABLE_1 = {  # Vaswani et al. 2017, Table 1, as (order, exponent) per row of QUANTITIES
+    ATTENTION: (("O(n^2 d)", 2), ("O(n^2 d)", 1), ("O(1)", 0), ("O(1)", 0)),
+    RNN: (("O(n d^2)", 1), ("O(n d^2)", 2), ("O(n)", 1), ("O(n)", 1)),
+    CONV: (("O(k n d^2)", 1), ("O(k n d^2)", 2), ("O(1)", 0), ("O(n/k)", 1)),  # contiguous kernels: section 4
+    DILATED: (("O(k n d^2)", 1), ("O(k n d^2)", 2), ("O(1)", 0), ("O(log_k n)", "0 (log)")),
 }
 
 
@@ -332,7 +362,7 @@ def _fits(record):
         fits[key] = {
             f"{quantity}_in_{axis}": fit_exponent(col(rows, axis), col(rows, quantity), upper)
             for axis, rows in (("n", n_sweep), ("d", d_sweep))
-            for quantity in ("time_s", "flops_analytic", "flops_counted")
+            for quantity in ("time_s", "wall_time_s", "flops_analytic", "flops_counted")
         }
         fits[key]["sequential_steps_in_n"] = fit_exponent(col(n_sweep, "n"), col(n_sweep, "sequential_steps"), upper)
         fits[key]["path_length_in_n"] = fit_exponent(col(paths, "n"), col(paths, "measured"), upper)
@@ -341,21 +371,24 @@ def _fits(record):
 
 def markdown_table(results):
     f = lambda v: f"{v:.2f}"  # noqa: E731
+    c = results["config"]
+    upper = lambda xs: sorted(xs)[(len(xs) - 1) // 2]  # noqa: E731 (the first size of the fitted upper half)
     lines = [
-        "| layer | quantity | Table 1 | Table 1 exponent | analytic FLOPs | counted | time |",
-        "|---|---|---|---|---|---|---|",
+        f"Fitted log-log exponents: n >= {upper(c['lengths'])} at d = {c['fixed_width']}, "
+        f"d >= {upper(c['widths'])} at n = {c['fixed_length']}; B = {c['batch_size']}, "
+        f"k = {c['kernel_size']}, {c['num_heads']} head(s), {c['threads']} thread(s).",
+        "",
+        "| layer | quantity | Table 1 | Table 1 exponent | analytic FLOPs | counted | CPU time | wall time |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for kind in KINDS:
         fit = results["layers"][kind]["fits"]["upper_half"]
-        cost, en, ed, steps, es, path, ep = TABLE_1[kind]
-        lines += [
-            f"| {kind} | per-layer cost in n | {cost} | {en} | {f(fit['flops_analytic_in_n'])} "
-            f"| {f(fit['flops_counted_in_n'])} | {f(fit['time_s_in_n'])} |",
-            f"| {kind} | per-layer cost in d | {cost} | {ed} | {f(fit['flops_analytic_in_d'])} "
-            f"| {f(fit['flops_counted_in_d'])} | {f(fit['time_s_in_d'])} |",
-            f"| {kind} | sequential operations in n | {steps} | {es} | - | {f(fit['sequential_steps_in_n'])} | - |",
-            f"| {kind} | maximum path length in n | {path} | {ep} | - | {f(fit['path_length_in_n'])} | - |",
-        ]
+        for (name, key), (order, exponent) in zip(QUANTITIES, TABLE_1[kind]):
+            if key in ("in_n", "in_d"):
+                cells = [f(fit[f"{q}_{key}"]) for q in ("flops_analytic", "flops_counted", "time_s", "wall_time_s")]
+            else:
+                cells = ["-", f(fit[key]), "-", "-"]
+            lines.append(f"| {kind} | {name} | {order} | {exponent} | " + " | ".join(cells) + " |")
     n_max = max(results["config"]["lengths"])
     lines += ["", f"At n = {n_max}:", "", "| layer | sequential steps (counted) | path length (measured) | path length (formula) |",
               "|---|---|---|---|"]
@@ -367,41 +400,6 @@ def markdown_table(results):
     return "\n".join(lines)
 
 
-def plot_comparison(results, path):
-    import matplotlib.ticker
-    from matplotlib.figure import Figure  # rendered by the Agg canvas; no pyplot state
-
-    fig = Figure(figsize=(15, 8.5))
-    axes = fig.subplots(2, 3)
-    c = results["config"]
-    panels = [
-        ("n_sweep", "n", "time_s", f"time per layer (s), d = {c['fixed_width']}"),
-        ("n_sweep", "n", "flops_counted", f"FLOPs per layer, d = {c['fixed_width']}"),
-        ("n_sweep", "n", "sequential_steps", "sequential steps (counted loop iterations)"),
-        ("d_sweep", "d", "time_s", f"time per layer (s), n = {c['fixed_length']}"),
-        ("d_sweep", "d", "flops_counted", f"FLOPs per layer, n = {c['fixed_length']}"),
-        ("path_length", "n", "measured", f"maximum path length (gradient reachability), k = {c['kernel_size']}"),
-    ]
-    for ax, (sweep, axis, quantity, title) in zip(axes.ravel(), panels):
-        for i, kind in enumerate(KINDS):
-            rows = results["layers"][kind][sweep]
-            xs = [r[axis] for r in rows]
-            if quantity == "flops_counted":  # the analytic formula underneath, wide and pale
-                ax.plot(xs, [r["flops_analytic"] for r in rows], "-", color=f"C{i}", lw=6, alpha=0.25)
-            ax.plot(xs, [r[quantity] for r in rows], "o-", color=f"C{i}", label=kind)
-        if quantity == "flops_counted":
-            title += " (pale: analytic)"
-        ax.set(xscale="log", yscale="log", xlabel=axis, title=title)
-        ax.set_xticks(xs, [str(x) for x in xs])
-        ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
-        ax.grid(True, which="both", alpha=0.3)
-    axes[0, 0].legend()
-    fig.suptitle("Transformer vs RNN vs CNN, measured (Vaswani et al. 2017, Table 1)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    return path
-
-
 # The program -------------------------------------------------------------------
 
 def run_comparison(config, output_dir=None, log=print):
@@ -409,7 +407,11 @@ def run_comparison(config, output_dir=None, log=print):
     keras.utils.set_random_seed(config.seed)
     if config.kernel_size < 2:
         raise ValueError(f"`kernel_size` must be at least 2. Received: kernel_size={config.kernel_size}")
-    results = {"config": dataclasses.asdict(config), "layers": {}}
+    results = {
+        "config": dataclasses.asdict(config),
+        "threads_in_use": tf.config.threading.get_intra_op_parallelism_threads(),  # 0: TensorFlow's default
+        "layers": {},
+    }
     for kind in KINDS:
         start = time.perf_counter()
         record = {
@@ -427,7 +429,7 @@ def run_comparison(config, output_dir=None, log=print):
     results["table"] = markdown_table(results)
     if output_dir:
         os.makedirs(output_dir, exist_ok=True)
-        results["plot"] = plot_comparison(results, os.path.join(output_dir, "comparison.png"))
+        results["plot"] = pictures.plot_comparison(results, os.path.join(output_dir, "comparison.png"))
         results["json"] = os.path.join(output_dir, "comparison.json")
         with open(results["json"], "w") as f:
             json.dump(results, f, indent=1)
@@ -450,7 +452,11 @@ def main(argv):
         overrides["kernel_size"] = f.kernel_size
     if f.repeats is not None:
         overrides["repeats"] = f.repeats
+    if f.threads is not None:
+        overrides["threads"] = f.threads
     config = dataclasses.replace(config, **overrides)
+    tf.config.threading.set_intra_op_parallelism_threads(config.threads)  # before TensorFlow starts
+    tf.config.threading.set_inter_op_parallelism_threads(config.threads)
     start = time.perf_counter()
     results = run_comparison(config, f.output_dir)
     print(results["table"])
@@ -465,5 +471,6 @@ if __name__ == "__main__":
     flags.DEFINE_list("widths", None, "Model widths d (default 64,...,1024).")
     flags.DEFINE_integer("kernel_size", None, "Convolution kernel size k (default 3).")
     flags.DEFINE_integer("repeats", None, "Timed calls per point; the median is kept (default 3).")
+    flags.DEFINE_integer("threads", None, "TensorFlow threads (default 1; 0: TensorFlow's default).")
     flags.DEFINE_bool("tiny", False, "Use the tiny test configuration.")
     app.run(main)

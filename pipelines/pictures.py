@@ -1,4 +1,4 @@
-"""The seed's pictures: position encodings, attention heatmaps and ViT attention rollout.
+"""The seed's pictures: position encodings, attention heatmaps, ViT attention rollout, the comparison.
 
 Shape legend: B batch, N heads, T query length, S key length, P patches,
 H x W image size.
@@ -15,6 +15,7 @@ import numpy as np
 from keras import ops
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
+from matplotlib.ticker import NullLocator
 
 from keras_tfm.layers import BinaryPositionEncoding, SinusoidalPositionEncoding
 
@@ -176,4 +177,37 @@ def plot_attention_rollout(images, rollouts, path, titles=None):
         if titles is not None:
             axes[0, i].set_title(str(titles[i]), fontsize=8)
     fig.suptitle("Attention rollout of the class token (Abnar & Zuidema 2020)", fontsize=10)
+    return _save(fig, path)
+
+
+# The comparison ------------------------------------------------------------------
+
+def plot_comparison(results, path):
+    """The six panels of `pipelines.compare`: time and FLOPs over n and d, sequential steps, path length."""
+    fig = Figure(figsize=(15, 8.5), layout="constrained")
+    axes = fig.subplots(2, 3)
+    c = results["config"]
+    panels = [
+        ("n_sweep", "n", "time_s", f"CPU time per layer (s), d = {c['fixed_width']}"),
+        ("n_sweep", "n", "flops_counted", f"FLOPs per layer, d = {c['fixed_width']}"),
+        ("n_sweep", "n", "sequential_steps", "sequential steps (counted loop iterations)"),
+        ("d_sweep", "d", "time_s", f"CPU time per layer (s), n = {c['fixed_length']}"),
+        ("d_sweep", "d", "flops_counted", f"FLOPs per layer, n = {c['fixed_length']}"),
+        ("path_length", "n", "measured", f"maximum path length (gradient reachability), k = {c['kernel_size']}"),
+    ]
+    for ax, (sweep, axis, quantity, title) in zip(axes.ravel(), panels):
+        for i, kind in enumerate(results["layers"]):
+            rows = results["layers"][kind][sweep]
+            xs = [r[axis] for r in rows]
+            if quantity == "flops_counted":  # the analytic formula underneath, wide and pale
+                ax.plot(xs, [r["flops_analytic"] for r in rows], "-", color=f"C{i}", lw=6, alpha=0.25)
+            ax.plot(xs, [r[quantity] for r in rows], "o-", color=f"C{i}", label=kind)
+        if quantity == "flops_counted":
+            title += " (pale: analytic)"
+        ax.set(xscale="log", yscale="log", xlabel=axis, title=title)
+        ax.set_xticks(xs, [str(x) for x in xs])
+        ax.xaxis.set_minor_locator(NullLocator())
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0, 0].legend()
+    fig.suptitle("Transformer vs RNN vs CNN, measured (Vaswani et al. 2017, Table 1)")
     return _save(fig, path)

@@ -66,8 +66,17 @@ def greedy_search(model, source_ids, max_length, min_length=0, start_id=1, end_i
     check_lengths(model, max_length, min_length)
     return _decode_loop(
         model, source_ids, max_length, min_length, start_id, end_id, pad_id,
-        lambda logits, index: ops.argmax(logits, axis=-1),
+        lambda logits, index: _argmax(logits),
     )
+
+
+def _argmax(logits):
+    """The first index of the largest logit, `(B, V)` -> `(B,)`.
+
+    `ops.top_k` rather than `ops.argmax`: on TensorFlow, Keras's float argmax
+    adds a sign-bit test (Bitcast, BitwiseAnd) that TFLite has no builtin for.
+    """
+    return ops.top_k(logits, 1)[1][:, 0]
 
 
 def sample(

@@ -12,3 +12,7 @@ from keras_tfm.layers.stochastic_depth import StochasticDepth
 from keras_tfm.layers.token_and_position_embedding import TokenAndPositionEmbedding
 from keras_tfm.layers.transformer_decoder_block import TransformerDecoderBlock
 from keras_tfm.layers.transformer_encoder_block import TransformerEncoderBlock
+from keras_tfm.layers.class_token import ClassToken
+from keras_tfm.layers.patch_embedding import PatchEmbedding
+from keras_tfm.layers.vit_grids import resample_position_embeddings
+from keras_tfm.layers.vit_position_embedding import ViTPositionEmbedding

@@ -25,7 +25,7 @@ test-tf: $(STAMP)
 	$(PY) -m pytest -q -n 2 --dist loadfile tests
 
 test-jax: $(STAMP)
-	KERAS_BACKEND=jax $(PY) -m pytest -q -n 2 --dist loadfile tests/layers tests/models $(wildcard tests/generation)
+	KERAS_BACKEND=jax $(PY) -m pytest -q -n 2 --dist loadfile -m "not tf_only" tests/layers tests/models $(wildcard tests/generation)
 
 demo: $(STAMP)
 	$(PY) -m pipelines.demo

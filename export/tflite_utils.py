@@ -27,6 +27,21 @@ TF_TEXT_CUSTOM_OPS = frozenset(
 )
 
 
+def named_function(method, name, input_signature):
+    """A `tf.function` of `method` whose graph, and so its TFLite signature, is called `name`.
+
+    With several functions, `TFLiteConverter.from_concrete_functions` keys
+    each signature by its graph name, which a bound method `_translate`
+    would make "_translate". (With one function the key is "serving_default".)
+    """
+
+    def function(*args):
+        return method(*args)
+
+    function.__name__ = name
+    return tf.function(function, input_signature=input_signature)
+
+
 def check_quantize(quantize):
     if quantize not in QUANTIZATIONS:
         raise ValueError(

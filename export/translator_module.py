@@ -37,6 +37,8 @@ from keras import ops
 from keras_tfm import generation
 from keras_tfm.text import END_ID, PAD_ID, START_ID, fit_to_length
 
+from .tflite_utils import named_function
+
 DECODINGS = ("greedy", "beam")
 
 
@@ -65,22 +67,16 @@ def generate(model, source, max_length, decoding, beam_width, length_penalty_alp
     return blank_empty(source, out["token_ids"], out["scores"], out["lengths"])
 
 
-def _function(method, name, input_signature):
-    """A `tf.function` of `method` whose graph (and so TFLite signature) is called `name`."""
-
-    def function(*args):
-        return method(*args)
-
-    function.__name__ = name
-    return tf.function(function, input_signature=input_signature)
-
-
 class TranslatorModule(tf.Module):
     """A `Transformer` and its tokenizers, with the signatures of the module docstring.
 
     Args:
         model: a built `keras_tfm.models.Transformer`.
-        source_tokenizer, target_tokenizer: `keras_tfm.text` tokenizers.
+        source_tokenizer, target_tokenizer: objects with the `tf.function`s
+            `tokenize_to_tensor(texts)` and `detokenize(ids)`: the
+            `keras_tfm.text` tokenizers (tensorflow-text ops, for TFLite), or
+            `export.core_wordpiece.CoreWordpieceTokenizer` (core ops only,
+            for a SavedModel that `saved_model_cli` can run).
         max_source_length: S, the static source length (inputs are truncated
             or padded to it).
         max_length: L, the most generated tokens ([END] included).
@@ -95,7 +91,9 @@ class TranslatorModule(tf.Module):
     ):
         super().__init__(name="translator")
         if decoding not in DECODINGS:
-            raise ValueError(f"`decoding` must be one of {list(DECODINGS)}. Received: decoding={decoding!r}")
+            raise ValueError(
+                f"`decoding` must be one of {list(DECODINGS)}. Received: decoding={decoding!r}"
+            )
         for name, value in (("max_source_length", max_source_length), ("max_length", max_length)):
             if not isinstance(value, int) or value < 2:
                 raise ValueError(f"`{name}` must be an integer >= 2. Received: {name}={value!r}")
@@ -106,7 +104,9 @@ class TranslatorModule(tf.Module):
                 f"Received: max_source_length={max_source_length}, max_length={max_length}"
             )
         if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
-            raise ValueError(f"`batch_size` must be None or an integer >= 1. Received: batch_size={batch_size!r}")
+            raise ValueError(
+                f"`batch_size` must be None or an integer >= 1. Received: batch_size={batch_size!r}"
+            )
         self.model = model
         # A Keras model on a tf.Module is not tracked: list its variables here,
         # or SavedModel and TFLite hold uninitialised weights.
@@ -127,15 +127,15 @@ class TranslatorModule(tf.Module):
 
         b, s = batch_size, max_source_length
         texts = tf.TensorSpec([b], tf.string, name="texts")
-        self.translate = _function(self._translate, "translate", [texts])
-        self.translate_with_attention = _function(
+        self.translate = named_function(self._translate, "translate", [texts])
+        self.translate_with_attention = named_function(
             self._translate_with_attention, "translate_with_attention", [texts]
         )
-        self.tokenize = _function(self._tokenize, "tokenize", [texts])
-        self.encode = _function(
+        self.tokenize = named_function(self._tokenize, "tokenize", [texts])
+        self.encode = named_function(
             self._encode, "encode", [tf.TensorSpec([b, s], tf.int32, name="source_ids")]
         )
-        self.decode_step = _function(
+        self.decode_step = named_function(
             self._decode_step,
             "decode_step",
             [
@@ -146,7 +146,7 @@ class TranslatorModule(tf.Module):
                 tf.TensorSpec([b, s], tf.bool, name="source_mask"),
             ],
         )
-        self.detokenize = _function(
+        self.detokenize = named_function(
             self._detokenize, "detokenize", [tf.TensorSpec([b, max_length], tf.int32, name="token_ids")]
         )
 

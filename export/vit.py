@@ -202,7 +202,7 @@ def _convert(module, quantize, calibration):
         for image in pixels:
             yield [image[None]]
 
-    function = vm.named_function(
+    function = tflite_utils.named_function(
         module._classify_pixels, "classify",
         [tf.TensorSpec([module.batch_size, *module.image_shape], tf.float32, name="images")],
     )

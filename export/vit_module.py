@@ -26,6 +26,8 @@ check), so a raw interpreter would classify a 20x20 image as 2x2 patches:
 
 import tensorflow as tf
 
+from .tflite_utils import named_function
+
 INPUT_RANGES = {"[-1, 1]": (2.0 / 255.0, -1.0), "[0, 1]": (1.0 / 255.0, 0.0)}
 
 
@@ -41,16 +43,6 @@ def image_shape(model):
             f"Received: model.input_shape={model.input_shape}"
         )
     return shape
-
-
-def named_function(method, name, input_signature):
-    """A `tf.function` of `method(images)` whose graph (and TFLite signature) is called `name`."""
-
-    def function(images):
-        return method(images)
-
-    function.__name__ = name
-    return tf.function(function, input_signature=input_signature)
 
 
 class ClassifierModule(tf.Module):

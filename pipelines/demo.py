@@ -48,6 +48,8 @@ def train_translator(output_dir, fast):
     config = configs.get_config("tiny_translation" if fast else "coref_translation")
     if fast:
         config = configs.apply_overrides(config, ["train_steps=10", "eval_size=4"])
+    else:  # Token accuracy reaches 100% by about step 450 (README); 800 leaves a margin.
+        config = configs.apply_overrides(config, ["train_steps=800"])
     workdir = os.path.join(output_dir, "translator")
     results = translation.train_and_evaluate(config, workdir, verbose=1)
     return config, workdir, results
@@ -185,6 +187,11 @@ def run_demo(output_dir="outputs/demo", fast=False):
 
 def main(argv):
     del argv
+    import tensorflow as tf
+    from absl import logging
+
+    logging.set_verbosity(logging.WARNING)  # Keep the demo's output to its own lines.
+    tf.get_logger().setLevel("ERROR")
     summary = run_demo(flags.FLAGS.output_dir, flags.FLAGS.fast)
     if not flags.FLAGS.fast and any(t["pronoun"] != t["expected"] for t in summary["translations"]):
         raise SystemExit("The translator got a seed pronoun wrong.")

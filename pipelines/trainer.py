@@ -43,6 +43,21 @@ def check_workdir(workdir):
         raise ValueError(f"`--workdir` must be a writable directory. Received: --workdir={workdir!r} ({error})") from None
 
 
+def prepare(workdir, batch_size, strategy_name="default", tpu=None, mixed_precision="auto"):
+    """Checks the flags and the workdir, builds the strategy, sets the precision policy.
+
+    Everything that can be wrong with the flags fails here, before training.
+    """
+    from . import strategy as strategy_lib
+
+    strategy_lib.check_flags(strategy_name, tpu, mixed_precision, batch_size)
+    check_workdir(workdir)
+    strategy = strategy_lib.make_strategy(strategy_name, tpu)
+    strategy_lib.check_batch(batch_size, strategy)
+    strategy_lib.set_precision(strategy_lib.resolve_precision(mixed_precision, strategy_name))
+    return strategy
+
+
 class Trainer:
     """Trains `model` on batches `(x, y)` with a loss that returns sums.
 

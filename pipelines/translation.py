@@ -17,7 +17,7 @@ from keras_tfm.models import Transformer
 from keras_tfm.text import learn_translation_tokenizers, load_tokenizer
 from keras_tfm.text.tokenizer import fit_to_length
 
-from . import schedules, strategy as strategy_lib, trainer as trainer_lib
+from . import schedules, trainer as trainer_lib
 
 
 def load_pairs(config):
@@ -122,11 +122,7 @@ def train_and_evaluate(config, workdir, strategy_name="default", tpu=None, mixed
     Writes `workdir/model.keras`, `workdir/tokenizers/` and `workdir/results.json`;
     returns the results dict (training history and evaluation).
     """
-    strategy_lib.check_flags(strategy_name, tpu, mixed_precision, config.batch_size)
-    trainer_lib.check_workdir(workdir)
-    strategy = strategy_lib.make_strategy(strategy_name, tpu)
-    strategy_lib.check_batch(config.batch_size, strategy)
-    strategy_lib.set_precision(strategy_lib.resolve_precision(mixed_precision, strategy_name))
+    strategy = trainer_lib.prepare(workdir, config.batch_size, strategy_name, tpu, mixed_precision)
     keras.utils.set_random_seed(config.seed)
 
     train_pairs, eval_splits = load_pairs(config)

@@ -17,7 +17,7 @@ import tensorflow as tf
 from keras_tfm.models import VisionTransformer
 from keras_tfm.models.vit_transfer import fine_tuning_model
 
-from . import schedules, strategy as strategy_lib, trainer as trainer_lib
+from . import schedules, trainer as trainer_lib
 
 
 def load_data(config):
@@ -103,11 +103,13 @@ def accuracy(model, images, labels, batch_size=256):
     return float(np.mean(predictions == labels))
 
 
-def train(config, workdir, build_model, data, steps, batch_size, optimizer, strategy, verbose=0):
+def train(config, workdir, build_model, data, steps, batch_size, optimizer, strategy, verbose=0,
+          jit_compile=False, steps_per_execution=1):
     """Trains `build_model()` on `data` for `steps` in `workdir` (resuming); returns (model, history)."""
     trainer = trainer_lib.Trainer(
         strategy, build_model, optimizer, classification_loss, workdir,
-        checkpoint_every=config.checkpoint_every,
+        checkpoint_every=config.checkpoint_every, jit_compile=jit_compile,
+        steps_per_execution=steps_per_execution,
     )
     start = trainer.restore()
     history = trainer.train(
@@ -127,11 +129,51 @@ def finetuning_optimizer(config):
     return lambda: keras.optimizers.SGD(schedule, momentum=0.9, global_clipnorm=1.0)
 
 
+def _write(workdir, results):
+    with open(os.path.join(workdir, "results.json"), "w") as f:
+        json.dump({k: v for k, v in results.items() if k != "model"}, f, indent=2, default=str)
+
+
+def pretrain(config, workdir, strategy_name="default", tpu=None, mixed_precision="auto",
+             jit_compile=False, steps_per_execution=1, verbose=1):
+    """Pretrains the ViT of `config` on Fashion-MNIST; writes WORKDIR/model.keras and results.json."""
+    strategy = trainer_lib.prepare(workdir, config.batch_size, strategy_name, tpu, mixed_precision)
+    keras.utils.set_random_seed(config.seed)
+    data = load_data(config)
+    model, history = train(
+        config, workdir, lambda: vit(config), data["pretrain"], config.pretrain_steps, config.batch_size,
+        pretraining_optimizer(config), strategy, verbose, jit_compile, steps_per_execution,
+    )
+    results = {"history": history, "fashion_mnist_test_top1": accuracy(model, *data["pretrain_test"]), "model": model}
+    if trainer_lib.is_chief(strategy):
+        trainer_lib.save_keras_atomically(model, os.path.join(workdir, "model.keras"))
+        _write(workdir, results)
+    return results
+
+
+def finetune(config, workdir, pretrained_path, strategy_name="default", tpu=None, mixed_precision="auto",
+             jit_compile=False, steps_per_execution=1, verbose=1):
+    """Fine-tunes a pretrained ViT (`.keras`) on `config.few_shot` MNIST digits with a new zero-initialised head."""
+    strategy = trainer_lib.prepare(workdir, config.finetune_batch_size, strategy_name, tpu, mixed_precision)
+    keras.utils.set_random_seed(config.seed)
+    data = load_data(config)
+    pretrained = keras.saving.load_model(pretrained_path)
+
+    model, history = train(
+        config, workdir, lambda: fine_tuning_model(pretrained, num_classes=10), data["few_shot"],
+        config.finetune_steps, config.finetune_batch_size, finetuning_optimizer(config), strategy, verbose,
+        jit_compile, steps_per_execution,
+    )
+    results = {"history": history, "mnist_top1": accuracy(model, *data["eval"]), "model": model}
+    if trainer_lib.is_chief(strategy):
+        trainer_lib.save_keras_atomically(model, os.path.join(workdir, "model.keras"))
+        _write(workdir, results)
+    return results
+
+
 def run_experiment(config, workdir, strategy_name="default", verbose=0):
     """Pretrain on Fashion-MNIST, fine-tune on few MNIST digits; returns the results table rows."""
-    trainer_lib.check_workdir(workdir)
-    strategy = strategy_lib.make_strategy(strategy_name)
-    strategy_lib.check_batch(config.batch_size, strategy)
+    strategy = trainer_lib.prepare(workdir, config.batch_size, strategy_name)
     keras.utils.set_random_seed(config.seed)
     data = load_data(config)
     rows = []

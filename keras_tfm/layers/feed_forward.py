@@ -5,7 +5,7 @@ Shape legend: B batch, T length, D model width, F intermediate width.
 
 import keras
 
-from keras_tfm.layers.validation import check_positive_int, check_rate
+from keras_tfm.layers.validation import check_positive_int, check_rate, clone_initializer
 
 
 @keras.saving.register_keras_serializable(package="keras_tfm")
@@ -51,18 +51,20 @@ class FeedForward(keras.layers.Layer):
         self.supports_masking = True
 
     def build(self, inputs_shape):
-        common = dict(
-            kernel_initializer=self.kernel_initializer,
-            bias_initializer=self.bias_initializer,
-            dtype=self.dtype_policy,
-        )
+        def common():
+            return dict(
+                kernel_initializer=clone_initializer(self.kernel_initializer),
+                bias_initializer=clone_initializer(self.bias_initializer),
+                dtype=self.dtype_policy,
+            )
+
         self.intermediate = keras.layers.Dense(
-            self.intermediate_dim, activation=self.activation, name="intermediate", **common
+            self.intermediate_dim, activation=self.activation, name="intermediate", **common()
         )
         self.intermediate.build(inputs_shape)
         self.dropout_layer = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy)
         self.projection = keras.layers.Dense(
-            self.output_dim or inputs_shape[-1], name="projection", **common
+            self.output_dim or inputs_shape[-1], name="projection", **common()
         )
         self.projection.build(tuple(inputs_shape[:-1]) + (self.intermediate_dim,))
         self.built = True

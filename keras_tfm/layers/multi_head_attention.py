@@ -11,7 +11,7 @@ import keras
 from keras import ops
 
 from keras_tfm.layers import masks as masks_lib
-from keras_tfm.layers.validation import check_positive_int, check_rate, check_rank
+from keras_tfm.layers.validation import check_positive_int, check_rank, check_rate, clone_initializer
 
 
 @keras.saving.register_keras_serializable(package="keras_tfm")
@@ -111,12 +111,12 @@ class MultiHeadAttention(keras.layers.Layer):
 
         def dense(name, shape, bias_shape):
             kernel = self.add_weight(
-                name=f"{name}_kernel", shape=shape, initializer=self.kernel_initializer
+                name=f"{name}_kernel", shape=shape, initializer=clone_initializer(self.kernel_initializer)
             )
             bias = None
             if self.use_bias:
                 bias = self.add_weight(
-                    name=f"{name}_bias", shape=bias_shape, initializer=self.bias_initializer
+                    name=f"{name}_bias", shape=bias_shape, initializer=clone_initializer(self.bias_initializer)
                 )
             return kernel, bias
 

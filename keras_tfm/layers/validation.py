@@ -39,3 +39,14 @@ def check_divisible(name, value, divisor_name, divisor):
             f"`{name}` must be divisible by `{divisor_name}`. "
             f"Received: {name}={value}, {divisor_name}={divisor}"
         )
+
+
+def clone_initializer(initializer):
+    """A fresh instance of `initializer`.
+
+    Keras initializers are stateless: one unseeded instance used for two
+    weights of the same shape gives them identical values. A clone made
+    from the config draws its own seed (a seeded one repeats its seed, as
+    the user asked).
+    """
+    return initializer.__class__.from_config(initializer.get_config())

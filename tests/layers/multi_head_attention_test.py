@@ -157,3 +157,11 @@ def test_mask_of_the_wrong_shape():
         layer(QUERY, VALUE, attention_mask=np.ones((B, T + 1, S), bool))
     with pytest.raises(ValueError, match="attention_mask"):
         layer(QUERY, VALUE, attention_mask=np.ones((B,), bool))
+
+
+def test_projections_start_from_different_values():
+    # One unseeded Keras initializer instance repeats its values; each weight gets a clone.
+    layer = MultiHeadAttention(num_heads=N, key_dim=H)
+    layer(QUERY)
+    q, k, v = (ops.convert_to_numpy(w) for w in (layer.query_kernel, layer.key_kernel, layer.value_kernel))
+    assert not np.allclose(q, k) and not np.allclose(k, v)

@@ -81,7 +81,7 @@ def test_grayscale_gap_and_any_image_size():
     assert tuple(model.encode(np.ones((2, 48, 24, 1), "float32")).shape) == (2, 18, 16)
 
 
-@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="open image sizes need a TF graph")
+@pytest.mark.tf_only  # Open image sizes need a TF graph.
 def test_open_image_size_graph_matches_eager():
     model = VisionTransformer(**TINY, head_initializer="glorot_uniform", dynamic_image_size=True)
     inputs = keras.Input((None, None, 3))
@@ -146,7 +146,7 @@ def test_count_params_matches_a_built_model():
     assert count_params(**TINY, representation_size=8) == model.count_params()
 
 
-@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="TFLite conversion needs TensorFlow")
+@pytest.mark.tf_only  # TFLite conversion needs TensorFlow.
 @pytest.mark.parametrize("size", [32, 48])  # 48: position embeddings resampled in the graph.
 def test_converts_to_tflite_builtins_only(size):
     import tensorflow as tf

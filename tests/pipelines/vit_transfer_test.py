@@ -31,3 +31,30 @@ def test_pretraining_lowers_the_loss(tmp_path):
     losses = [h["loss"] for h in history]
     assert losses[-1] < losses[0]
     assert np.isfinite(losses).all()
+
+
+def test_pretrain_and_finetune_programs(tmp_path):
+    import subprocess
+    import sys
+
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    common = ["--config=tiny_vision", "--steps_per_execution=2"]
+    for program, extra in (
+        ("pipelines.pretrain_vit", [f"--workdir={tmp_path / 'pre'}", "--train_steps=6"]),
+        ("pipelines.finetune_vit", [f"--workdir={tmp_path / 'fine'}", f"--pretrained={tmp_path / 'pre' / 'model.keras'}"]),
+    ):
+        done = subprocess.run([sys.executable, "-m", program] + common + extra, cwd=root,
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-3000:]
+    assert tf.train.latest_checkpoint(str(tmp_path / "pre" / "checkpoints")).endswith("ckpt-6")
+    assert os.path.exists(tmp_path / "fine" / "model.keras")
+    assert "mnist_top1" in open(tmp_path / "fine" / "results.json").read()
+
+
+def test_bad_flags_fail_before_training(tmp_path):
+    import pytest
+
+    config = configs.get_config("tiny_vision")
+    with pytest.raises(ValueError, match="--strategy='tpus'"):
+        vision.pretrain(config, str(tmp_path), strategy_name="tpus")
+    assert not os.path.exists(tmp_path / "checkpoints")

@@ -16,7 +16,6 @@ from keras_tfm.text import learn_translation_tokenizers
 from keras_tfm.text import load_tokenizer
 from keras_tfm.text import train_sentencepiece_model
 
-pytest.importorskip("sentencepiece")
 
 
 @pytest.fixture(scope="module")

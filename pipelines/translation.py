@@ -76,15 +76,22 @@ def translate(model, source_tokenizer, target_tokenizer, sentences, max_length, 
     method = "beam" if beam_width > 1 else "greedy"
     kwargs = dict(beam_width=beam_width) if beam_width > 1 else {}
 
-    @tf.function
-    def run(source_ids):
+    def generate(source_ids):
         return model.generate(source_ids, max_length=max_length, method=method, **kwargs)
+
+    if keras.backend.backend() == "jax":
+        import jax
+
+        compiled = jax.jit(generate)
+        run = lambda ids: np.asarray(compiled(ids.numpy()))  # noqa: E731
+    else:
+        run = tf.function(generate)
 
     outputs = []
     for start in range(0, len(sentences), batch_size):
         chunk = tf.constant(sentences[start : start + batch_size])
         ids = fit_to_length(source_tokenizer.tokenize_to_tensor(chunk), max_length)  # (B, S) static
-        tokens = run(ids)
+        tokens = tf.convert_to_tensor(run(ids), tf.int32)
         # The decoder's output has no start id; the tokenizer strips from [END] on.
         text = target_tokenizer.detokenize(tokens)
         outputs += [t.decode("utf-8") for t in text.numpy()]
@@ -115,16 +122,8 @@ def evaluate(model, source_tokenizer, target_tokenizer, splits, config):
     return results
 
 
-def train_and_evaluate(config, workdir, strategy_name="default", tpu=None, mixed_precision="auto",
-                       jit_compile=False, steps_per_execution=1, verbose=1):
-    """Trains the translator of `config` in `workdir`, resuming from its last checkpoint.
-
-    Writes `workdir/model.keras`, `workdir/tokenizers/` and `workdir/results.json`;
-    returns the results dict (training history and evaluation).
-    """
-    strategy = trainer_lib.prepare(workdir, config.batch_size, strategy_name, tpu, mixed_precision)
-    keras.utils.set_random_seed(config.seed)
-
+def prepare_data(config, workdir):
+    """Tokenizers (learned once, then loaded from `workdir/tokenizers`), the training dataset and eval splits."""
     train_pairs, eval_splits = load_pairs(config)
     tokenizer_dir = os.path.join(workdir, "tokenizers")
     if os.path.exists(os.path.join(tokenizer_dir, "en_tokenizer.json")):
@@ -133,29 +132,46 @@ def train_and_evaluate(config, workdir, strategy_name="default", tpu=None, mixed
         source_tok, target_tok = learn_translation_tokenizers(train_pairs, config.vocab_size)
         source_tok.save(tokenizer_dir, "en_")
         target_tok.save(tokenizer_dir, "fr_")
-
     dataset, stats = make_translation_dataset(
         train_pairs, source_tok, target_tok, batch_size=config.batch_size,
         max_source_length=config.max_length, max_target_length=config.max_length,
         batching="pad", drop_remainder=True, shuffle_buffer=len(train_pairs), seed=config.seed,
         repeat=True, cache=True,
     )
+    return source_tok, target_tok, dataset, stats, eval_splits
+
+
+def optimizer_for(config):
+    schedule = schedules.TransformerSchedule(config.hidden_dim, config.warmup_steps, config.learning_rate_scale)
+    if config.optimizer == "sgd":
+        return keras.optimizers.SGD(schedule)
+    if config.optimizer != "adam":
+        raise ValueError(f"`optimizer` must be 'adam' or 'sgd'. Received: optimizer={config.optimizer!r}")
+    return keras.optimizers.Adam(schedule, beta_1=0.9, beta_2=0.98, epsilon=config.adam_epsilon)
+
+
+def train_and_evaluate(config, workdir, strategy_name="default", tpu=None, mixed_precision="auto",
+                       jit_compile=False, steps_per_execution=1, verbose=1):
+    """Trains the translator of `config` in `workdir`, resuming from its last checkpoint.
+
+    Writes `workdir/model.keras`, `workdir/tokenizers/` and `workdir/results.json`;
+    returns the results dict (training history and evaluation).
+    """
+    if keras.backend.backend() == "jax":
+        from . import jax_training
+
+        return jax_training.train_and_evaluate(config, workdir, strategy_name, tpu, mixed_precision, verbose)
+    strategy = trainer_lib.prepare(workdir, config.batch_size, strategy_name, tpu, mixed_precision)
+    keras.utils.set_random_seed(config.seed)
+    source_tok, target_tok, dataset, stats, eval_splits = prepare_data(config, workdir)
 
     def build():
         model = build_model(config, source_tok.vocab_size, target_tok.vocab_size)
         model((tf.ones((1, config.max_length), "int32"), tf.ones((1, config.max_length), "int32")))
         return model
 
-    def optimizer():
-        schedule = schedules.TransformerSchedule(config.hidden_dim, config.warmup_steps, config.learning_rate_scale)
-        if config.optimizer == "sgd":
-            return keras.optimizers.SGD(schedule)
-        if config.optimizer != "adam":
-            raise ValueError(f"`optimizer` must be 'adam' or 'sgd'. Received: optimizer={config.optimizer!r}")
-        return keras.optimizers.Adam(schedule, beta_1=0.9, beta_2=0.98, epsilon=config.adam_epsilon)
-
     trainer = trainer_lib.Trainer(
-        strategy, build, optimizer, masked_loss(config.label_smoothing), workdir,
+        strategy, build, lambda: optimizer_for(config), masked_loss(config.label_smoothing), workdir,
         jit_compile=jit_compile, steps_per_execution=steps_per_execution,
         checkpoint_every=config.checkpoint_every,
     )

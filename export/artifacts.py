@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 
+import keras
 import numpy as np
 
 REPORT_FILENAME = "report.json"
@@ -110,3 +111,12 @@ def check_report(checks):
         raise VerificationError(
             "Verification failed; nothing was written to the output path: " + "; ".join(failed)
         )
+
+
+def load_keras_model(path):
+    """Loads a `.keras` model to export (registering keras_tfm's classes first)."""
+    import keras_tfm.models  # noqa: F401  Registers the serializable classes.
+
+    if not os.path.exists(path):
+        raise ValueError(f"`--model` must be a .keras file. Received: --model={path!r} (no such file)")
+    return keras.saving.load_model(path, compile=False)

@@ -29,7 +29,6 @@ strings, while loop and cache stay float. Use `dynamic_range` or `float16`.
 
 import os
 
-import keras
 import numpy as np
 import tensorflow as tf
 from absl import app, flags
@@ -117,7 +116,7 @@ def export_translator(
             f"Received: quantize={quantize!r}"
         )
     if isinstance(model, str):
-        model = load_model(model)
+        model = artifacts.load_keras_model(model)
     limits = dict(TOLERANCES[quantize], **(tolerances or {}))
     max_length = max_length or model.max_length or 2 * max_source_length
     config = dict(
@@ -160,15 +159,6 @@ def export_translator(
         report["passed"] = True
         artifacts.write_report(staging, report)
     return report
-
-
-def load_model(path):
-    """Loads a `.keras` translator (registering keras_tfm's classes first)."""
-    import keras_tfm.models  # noqa: F401  Registers the serializable classes.
-
-    if not os.path.exists(path):
-        raise ValueError(f"`--model` must be a .keras file. Received: --model={path!r} (no such file)")
-    return keras.saving.load_model(path, compile=False)
 
 
 def _export_saved_model(model, source_tokenizer, target_tokenizer, config, path):

@@ -89,7 +89,7 @@ def export_vit(
         raise ValueError(f"`formats` must be a non-empty subset of {list(FORMATS)}. Received: formats={formats!r}")
     tflite_utils.check_quantize(quantize)
     if isinstance(model, str):
-        model = _load_model(model)
+        model = artifacts.load_keras_model(model)
     module = vm.ClassifierModule(model, labels, top_k, input_range, batch_size)
     calibration, held_out, held_labels = _split_images(
         module.image_shape, images, image_labels, quantize, num_calibration
@@ -124,14 +124,6 @@ def export_vit(
         report["passed"] = True
         artifacts.write_report(staging, report)
     return report
-
-
-def _load_model(path):
-    import keras_tfm.models  # noqa: F401  Registers the serializable classes.
-
-    if not os.path.exists(path):
-        raise ValueError(f"`--model` must be a .keras file. Received: --model={path!r} (no such file)")
-    return keras.saving.load_model(path, compile=False)
 
 
 def _split_images(shape, images, image_labels, quantize, num_calibration):

@@ -156,7 +156,6 @@ def run_demo(output_dir="outputs/demo", fast=False):
         summary["translations"].append(dict(en=sentence, fr=french, pronoun=found, expected=expected))
 
     _step("5/6 Drawing the pictures")
-    from .translation import load_pairs  # noqa: F401  (same tokenizers as training)
     from keras_tfm.text import load_tokenizer
 
     model = results["model"]

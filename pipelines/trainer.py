@@ -184,9 +184,8 @@ class Trainer:
         return history
 
 
-def resume_dataset(dataset, start_step, steps_per_execution=1):
-    """Skips the batches already consumed, so a resumed run sees the same data."""
-    del steps_per_execution  # Batches are counted per optimizer step.
+def resume_dataset(dataset, start_step):
+    """Skips the batches already consumed (one per optimizer step), so a resumed run sees the same data."""
     return dataset.skip(start_step)
 
 

@@ -178,7 +178,7 @@ def run_experiment(config, workdir, strategy_name="default", verbose=0):
     data = load_data(config)
     rows = []
 
-    def finetune(name, pretrained, make_new_head, build_scratch):
+    def few_shot_run(name, pretrained, make_new_head, build_scratch):
         if pretrained is not None:
             base = lambda: make_new_head(pretrained)  # noqa: E731
         else:
@@ -196,8 +196,8 @@ def run_experiment(config, workdir, strategy_name="default", verbose=0):
             new_head = lambda m: fine_tuning_model(m, num_classes=10)  # noqa: E731
         else:
             new_head = lambda m: cnn_with_new_head(m, 10)  # noqa: E731
-        tuned = finetune(f"{family.lower()}_finetune", pretrained, new_head, None)
-        scratch = finetune(f"{family.lower()}_scratch", None, None, build)
+        tuned = few_shot_run(f"{family.lower()}_finetune", pretrained, new_head, None)
+        scratch = few_shot_run(f"{family.lower()}_scratch", None, None, build)
         params = pretrained.count_params()
         rows.append(dict(model=f"{family} pretrained on Fashion-MNIST, fine-tuned", params=params,
                          fashion_mnist_test=source_accuracy, mnist_accuracy=tuned))

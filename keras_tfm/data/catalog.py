@@ -72,6 +72,12 @@ def _check_name(name, table, kind):
         )
 
 
+def _load_pairs(name, split, first_key, second_key, data_dir, download, shuffle_files):
+    """`tfds.load` then `(example[first_key], example[second_key])` pairs."""
+    ds = tfds.load(name, split=split, data_dir=data_dir, download=download, shuffle_files=shuffle_files)
+    return ds.map(lambda ex: (ex[first_key], ex[second_key]), num_parallel_calls=tf.data.AUTOTUNE)
+
+
 def load_translation_dataset(
     name,
     split,
@@ -98,17 +104,7 @@ def load_translation_dataset(
     source_key, target_key = TRANSLATION_DATASETS[name]
     if reverse:
         source_key, target_key = target_key, source_key
-    ds = tfds.load(
-        name,
-        split=split,
-        data_dir=data_dir,
-        download=download,
-        shuffle_files=shuffle_files,
-    )
-    return ds.map(
-        lambda ex: (ex[source_key], ex[target_key]),
-        num_parallel_calls=tf.data.AUTOTUNE,
-    )
+    return _load_pairs(name, split, source_key, target_key, data_dir, download, shuffle_files)
 
 
 def load_image_dataset(
@@ -128,14 +124,4 @@ def load_image_dataset(
     """
     _check_name(name, IMAGE_DATASETS, "image")
     image_key, label_key = IMAGE_DATASETS[name]
-    ds = tfds.load(
-        name,
-        split=split,
-        data_dir=data_dir,
-        download=download,
-        shuffle_files=shuffle_files,
-    )
-    return ds.map(
-        lambda ex: (ex[image_key], ex[label_key]),
-        num_parallel_calls=tf.data.AUTOTUNE,
-    )
+    return _load_pairs(name, split, image_key, label_key, data_dir, download, shuffle_files)

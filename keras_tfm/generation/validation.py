@@ -2,11 +2,7 @@
 
 import numbers
 
-
-def check_positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"`{name}` must be an integer >= 1. Received: {name}={value!r}")
-    return int(value)
+from keras_tfm.layers.validation import check_positive_int  # noqa: F401  (re-exported)
 
 
 def check_sampling(temperature, top_k, top_p):

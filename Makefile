@@ -30,9 +30,14 @@ test-jax: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m pipelines.demo
 
+# The CPU suite: each script prints ours/peer from one run (see benchmarks/RESULTS.md).
 bench: $(STAMP)
 	$(PY) -m pip install -q -e ".[bench]"
 	$(PY) benchmarks/attention.py
+	$(PY) benchmarks/encoder_block.py
+	$(PY) benchmarks/long_attention.py
+	$(PY) benchmarks/vit.py
+	$(PY) benchmarks/tflite.py
 	$(PY) benchmarks/generation.py
 
 build-file:

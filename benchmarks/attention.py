@@ -4,7 +4,9 @@ Usage: python benchmarks/attention.py [--batch 8 --length 256 --width 512 --head
 Runs both in one process on the current backend (TensorFlow by default), each
 step compiled (`tf.function` on TensorFlow, `jax.jit` on JAX), interleaved
 rounds so that machine noise hits both, and prints ours/peer as a ratio
-(< 1 means ours is faster).
+(< 1 means ours is faster; the target is <= 0.8). On a shared machine the
+process CPU time is printed too: it is less sensitive to other jobs taking
+the cores than wall time.
 """
 
 import argparse
@@ -53,7 +55,7 @@ def main():
     parser.add_argument("--width", type=int, default=512)
     parser.add_argument("--heads", type=int, default=8)
     parser.add_argument("--steps", type=int, default=20)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     b, t, d, n = args.batch, args.length, args.width, args.heads
     x = keras.ops.convert_to_tensor(np.random.default_rng(0).normal(size=(b, t, d)).astype("float32"))
@@ -69,16 +71,19 @@ def main():
         for _ in range(3):
             steps[name]()  # Warm-up and compile.
     best = {name: float("inf") for name in layers}
+    cpu = dict(best)
     for _ in range(args.rounds):
         for name, step in steps.items():
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             for _ in range(args.steps):
                 step()
             best[name] = min(best[name], (time.perf_counter() - start) / args.steps)
+            cpu[name] = min(cpu[name], (time.process_time() - start_cpu) / args.steps)
     print(f"backend={keras.backend.backend()} B={b} T={t} D={d} N={n} (fwd+bwd, best of {args.rounds} rounds)")
     for name, seconds in best.items():
-        print(f"  {name:10s} {1000 * seconds:8.2f} ms/step")
-    print(f"ratio keras_tfm/keras = {best['keras_tfm'] / best['keras']:.3f} (target <= 1.0)")
+        print(f"  {name:10s} {1000 * seconds:8.2f} ms/step wall, {1000 * cpu[name]:8.2f} ms/step CPU")
+    print(f"ratio keras_tfm/keras = {best['keras_tfm'] / best['keras']:.3f} wall, "
+          f"{cpu['keras_tfm'] / cpu['keras']:.3f} CPU time (target <= 0.8)")
 
 
 if __name__ == "__main__":

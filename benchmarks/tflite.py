@@ -1,20 +1,25 @@
 """TFLite on the CPU with the LiteRT interpreter: ViT latency per precision, int8 accuracy, translator tokens/s.
 
-Usage: python benchmarks/tflite.py [--threads 1 --runs 20 --rounds 3 --fashion_epochs 2]
+Usage: python benchmarks/tflite.py [--threads 1 --runs 20 --rounds 3 --fashion_epochs 2
+       --parts vit,fashion,translator --precisions none,float16,dynamic_range,int8,full_int8]
 
 1. ViT-Ti/16 at 224, batch 1: keras_tfm's backbone and keras-hub's
    `ViTBackbone` of the same size (12 pre-norm blocks, width 192, 3 heads;
    output `(1, 197, 192)`), each converted by `export.tflite_utils.convert`
-   (builtin ops only) in float32, float16, dynamic-range int8 and
-   full-integer int8 (calibrated on 8 random images; only the latency counts
-   here). Interleaved rounds, the best round's median counts. Prints ms and
-   ours/keras-hub (< 1: ours faster), and our float32/int8 speed-up.
+   (builtin ops only) in float32, float16, dynamic-range int8, int8 (int8
+   but for attention's batched matmuls and softmax and LayerNorm's
+   statistics, `tflite_utils.INT8_FLOAT_OPS`) and full-integer int8
+   (calibrated on 8 random images; only the latency counts here).
+   Interleaved rounds, the best round's median counts, as wall-clock ms and
+   as the calling thread's CPU ms (steadier on a shared machine; LiteRT runs
+   one thread in the caller). Prints ms and ours/keras-hub (< 1: ours
+   faster), and our float32/int8 speed-ups.
    Targets: float32 <= 0.9x keras-hub's latency; int8 >= 1.5x faster than
    our float32.
 2. Top-1 on Fashion-MNIST: a small ViT (28x28, patch 4, 4 blocks of width
    64) trained for `--fashion_epochs` epochs (or `--fashion_model`, a .keras
-   file), exported by `export.vit` in float32, dynamic-range int8 and
-   full-integer int8 (calibrated on 200 training images), scored on the
+   file), exported by `export.vit` in float32, dynamic-range int8, int8 and
+   full-integer int8 (both calibrated on 200 training images), scored on the
    10,000 test images. Target: int8 loses <= 1 point of top-1.
 3. Translator tokens/s through `decode_step`: a 3+3-layer width-256
    Transformer (8,000-token vocabularies), source and target length 64,
@@ -40,7 +45,7 @@ from export.translator_module import TranslatorModule  # noqa: E402
 from keras_tfm.models import Transformer, VisionTransformer  # noqa: E402
 
 TI16 = dict(patch_size=16, num_layers=12, hidden_dim=192, num_heads=3, intermediate_dim=768)
-PRECISIONS = ("none", "float16", "dynamic_range", "int8")
+PRECISIONS = tflite_utils.QUANTIZATIONS
 
 
 class Backbone(tf.Module):
@@ -74,17 +79,19 @@ def convert_backbone(model, quantize):
 
     return tflite_utils.convert(
         [module.forward.get_concrete_function()], module, quantize,
-        representative_dataset if quantize == "int8" else None,
+        representative_dataset if quantize in tflite_utils.CALIBRATED else None,
     )
 
 
-def latency_ms(runner, inputs, runs):
+def latency_ms(runner, inputs, runs, cpu=False):
+    """Median ms of `runs` calls: wall clock, or the calling thread's CPU time if `cpu`."""
+    clock = time.thread_time if cpu else time.perf_counter
     runner(**inputs)  # Warm-up (allocation, XNNPACK packing).
     times = []
     for _ in range(runs):
-        start = time.perf_counter()
+        start = clock()
         runner(**inputs)
-        times.append(time.perf_counter() - start)
+        times.append(clock() - start)
     return 1000 * float(np.median(times))
 
 
@@ -94,27 +101,35 @@ def runner_of(flatbuffer, threads):
 
 
 def bench_vit(args):
+    precisions = args.precisions.split(",")
     models = vit_backbones()
     runners = {}
     for name, model in models.items():
-        for quantize in PRECISIONS:
+        for quantize in precisions:
             flatbuffer = convert_backbone(model, quantize)
             runners[name, quantize] = (runner_of(flatbuffer, args.threads), len(flatbuffer))
     best = {}
+    x = np.random.default_rng(1).uniform(-1, 1, (1, 224, 224, 3)).astype(np.float32)
     for _ in range(args.rounds):
         for key, (runner, _) in runners.items():
-            name = next(iter(runner.get_input_details()))
-            x = np.random.default_rng(1).uniform(-1, 1, (1, 224, 224, 3)).astype(np.float32)
-            ms = latency_ms(runner, {name: x}, args.runs)
-            best[key] = min(best.get(key, np.inf), ms)
-    print(f"\nViT-Ti/16, 224x224, batch 1, {args.threads} thread(s): median ms per forward (best of {args.rounds} rounds)")
-    print(f"{'precision':>14} {'keras_tfm':>10} {'keras_hub':>10} {'ours/peer':>10} {'ours MB':>8} {'peer MB':>8}")
-    for quantize in PRECISIONS:
-        ours, peer = best["keras_tfm", quantize], best["keras_hub", quantize]
-        print(f"{quantize:>14} {ours:10.1f} {peer:10.1f} {ours / peer:10.3f} "
-              f"{runners['keras_tfm', quantize][1] / 1e6:8.2f} {runners['keras_hub', quantize][1] / 1e6:8.2f}")
-    print(f"our float32 / our int8 latency: {best['keras_tfm', 'none'] / best['keras_tfm', 'int8']:.2f}x "
-          f"(dynamic range: {best['keras_tfm', 'none'] / best['keras_tfm', 'dynamic_range']:.2f}x)")
+            inputs = {next(iter(runner.get_input_details())): x}
+            for clock in ("wall", "cpu"):
+                ms = latency_ms(runner, inputs, args.runs, cpu=clock == "cpu")
+                best[key + (clock,)] = min(best.get(key + (clock,), np.inf), ms)
+    print(f"\nViT-Ti/16, 224x224, batch 1, {args.threads} thread(s): median ms per forward "
+          f"(best of {args.rounds} rounds), wall clock / calling thread's CPU time")
+    print(f"{'precision':>14} {'keras_tfm':>13} {'keras_hub':>13} {'ours/peer':>10} {'ours MB':>8} {'peer MB':>8}")
+    for quantize in precisions:
+        ours = [best["keras_tfm", quantize, c] for c in ("wall", "cpu")]
+        peer = [best["keras_hub", quantize, c] for c in ("wall", "cpu")]
+        print(f"{quantize:>14} {ours[0]:6.1f}/{ours[1]:6.1f} {peer[0]:6.1f}/{peer[1]:6.1f} "
+              f"{ours[1] / peer[1]:10.3f} {runners['keras_tfm', quantize][1] / 1e6:8.2f} "
+              f"{runners['keras_hub', quantize][1] / 1e6:8.2f}")
+    for quantize in precisions:
+        if "none" in precisions and quantize != "none":
+            wall = best["keras_tfm", "none", "wall"] / best["keras_tfm", quantize, "wall"]
+            cpu = best["keras_tfm", "none", "cpu"] / best["keras_tfm", quantize, "cpu"]
+            print(f"our float32 / our {quantize}: {wall:.2f}x wall, {cpu:.2f}x CPU")
 
 
 def bench_fashion(args):
@@ -141,9 +156,9 @@ def bench_fashion(args):
     labels = np.concatenate([train_y[:200], test_y])
     reports, latencies = {}, {}
     with tempfile.TemporaryDirectory() as tmp:
-        for quantize in ("none", "dynamic_range", "int8"):
+        for quantize in ("none", "dynamic_range", "int8", "full_int8"):
             output = os.path.join(tmp, quantize)
-            calibrated = quantize == "int8"  # Only int8 takes the 200 training images first.
+            calibrated = quantize in tflite_utils.CALIBRATED  # These take the 200 training images first.
             reports[quantize] = vit.export_vit(
                 model, output, formats=["tflite"], quantize=quantize,
                 images=images if calibrated else images[200:],
@@ -222,6 +237,7 @@ def main():
     parser.add_argument("--fashion_epochs", type=int, default=2)
     parser.add_argument("--fashion_model", default=None)
     parser.add_argument("--parts", default="vit,fashion,translator")
+    parser.add_argument("--precisions", default=",".join(PRECISIONS), help="ViT-Ti part only.")
     args = parser.parse_args()
     parts = args.parts.split(",")
     if "vit" in parts:

@@ -23,8 +23,9 @@ token ids from Keras, the SavedModel and TFLite, and the TFLite logits along
 Keras's decoding path are within 1e-4 of Keras's. See `translator_module`
 for the signatures and the input rules (truncation, empty strings).
 
-`--quantize=int8` (full-integer) is not offered for the translator: its
-strings, while loop and cache stay float. Use `dynamic_range` or `float16`.
+`--quantize=int8` and `full_int8` (calibrated int8 activations) are not
+offered for the translator: its strings, while loop and cache stay float.
+Use `dynamic_range` or `float16`.
 """
 
 import os
@@ -112,8 +113,8 @@ def export_translator(
     if quantize not in TOLERANCES:
         raise ValueError(
             "`quantize` must be one of ['none', 'float16', 'dynamic_range'] for the translator: "
-            "full-integer int8 is for the ViT (strings, the while loop and the cache stay float). "
-            f"Received: quantize={quantize!r}"
+            "int8 and full_int8 (calibrated int8 activations) are for the ViT (strings, the while "
+            f"loop and the cache stay float). Received: quantize={quantize!r}"
         )
     if isinstance(model, str):
         model = artifacts.load_keras_model(model)

@@ -17,13 +17,33 @@ writes, only once verification has passed,
 
 `--images` is a `.npy` of uint8 images `(N, Hi, Wi[, C])` (or a `.npz` with
 `images` and optionally `labels`, to report accuracy). With
-`--quantize=int8` the first `--num_calibration` images calibrate the
-full-integer model and the rest are held out; otherwise all are held out.
+`--quantize=int8` or `full_int8` the first `--num_calibration` images
+calibrate the model and the rest are held out; otherwise all are held out.
 Without `--images`, seeded random images are used (int8 then refuses).
 
+`--quantize`: `none` (float32), `float16` (float16 weights), `dynamic_range`
+(int8 weights, float activations), `int8` and `full_int8`. Both int8 choices
+take uint8 pixels, hold int8 weights (per channel) and calibrated int8
+activations, and are about a quarter of the float32 file:
+* `int8` runs the patch embedding, every projection and MLP layer
+  (FULLY_CONNECTED, CONV_2D), GELU, the residual adds and LayerNorm's scale
+  and shift in int8, and keeps in float32, between DEQUANTIZE and QUANTIZE,
+  attention's two batched matmuls and its softmax and LayerNorm's mean,
+  variance and rsqrt (`tflite_utils.INT8_FLOAT_OPS`): those have no fast int8
+  kernel in LiteRT (an int8 BATCH_MATMUL and SQUARED_DIFFERENCE run on
+  reference kernels outside XNNPACK), which made the full-integer ViT-Ti/16
+  about 3x slower than float32.
+* `full_int8` is the strict full-integer model for integer-only hardware:
+  every op with an int8 kernel in int8; only LayerNorm's NEG stays float, as
+  the converter leaves it. With a static `--batch_size` attention's batched
+  matmuls are unrolled into per-head FULLY_CONNECTED ops, faster in int8
+  (ViT-Ti/16: ~1.4x faster than the plain full-integer model, still slower
+  than float32).
+`report.json` lists the ops left in float (`tflite.float_ops`).
+
 Expected result (tests/export/vit_test.py, a tiny ViT trained for seconds):
-float32 within 1e-4 of Keras, float16 within 1e-2, int8 with >= 97% top-1
-agreement in <= 30% of the float32 file.
+float32 within 1e-4 of Keras, float16 within 1e-2, int8 and full_int8 with
+>= 97% top-1 agreement in <= 30% of the float32 file.
 """
 
 import os
@@ -47,6 +67,7 @@ TOLERANCES = {
     "float16": {"max_abs_diff": 1e-2, "min_top1_agreement": 0.97},
     "dynamic_range": {"max_abs_diff": None, "min_top1_agreement": 0.97},
     "int8": {"max_abs_diff": None, "min_top1_agreement": 0.97},
+    "full_int8": {"max_abs_diff": None, "min_top1_agreement": 0.97},
 }
 
 
@@ -69,15 +90,17 @@ def export_vit(
         model: a built Keras image classifier, or the path of its `.keras` file.
         output: the export directory; must not exist unless `overwrite`.
         formats: any of "saved_model", "tflite".
-        quantize: "none", "float16", "dynamic_range" or "int8" (TFLite).
+        quantize: "none", "float16", "dynamic_range", "int8" or "full_int8"
+            (TFLite; see the module docstring).
         overwrite: replace an existing `output`.
         batch_size: static batch size of the signatures; None for any.
         labels: class names (K), default "0".."K-1".
         top_k: how many best classes the signatures return.
         input_range: "[-1, 1]" or "[0, 1]", the model's training normalisation.
-        images: uint8 `(N, Hi, Wi[, C])`: calibration (int8) and held-out images.
+        images: uint8 `(N, Hi, Wi[, C])`: calibration (int8, full_int8) and
+            held-out images.
         image_labels: optional true classes `(N,)` of `images`, for accuracy.
-        num_calibration: images used to calibrate int8.
+        num_calibration: images used to calibrate int8 and full_int8.
         tolerances: overrides of `TOLERANCES[quantize]`.
 
     Returns:
@@ -119,6 +142,8 @@ def export_vit(
             got = _run(lambda x: runner(images=x)["probabilities"], held_out, batch_size)
             report["tflite"] = _compare(expected, got, held_labels, len(flatbuffer))
             report["tflite"]["ops"] = tflite_utils.check_builtins_only(flatbuffer)
+            if quantize in tflite_utils.CALIBRATED:
+                report["tflite"]["float_ops"] = tflite_utils.float_operator_names(flatbuffer)
             checks += _checks("tflite", report["tflite"], limits)
         artifacts.check_report(checks)
         report["passed"] = True
@@ -129,13 +154,13 @@ def export_vit(
 def _split_images(shape, images, image_labels, quantize, num_calibration):
     """`(calibration, held_out, held_out_labels)`, after checking the images' shape and dtype."""
     if images is None:
-        if quantize == "int8":
+        if quantize in tflite_utils.CALIBRATED:
             raise ValueError(
-                "`quantize='int8'` needs `images` (--images) to calibrate on. Received: images=None"
+                f"`quantize={quantize!r}` needs `images` (--images) to calibrate on. Received: images=None"
             )
         images = np.random.default_rng(0).integers(0, 256, (16,) + shape, dtype=np.uint8)
     images = check_images(images, shape, "images")
-    count = num_calibration if quantize == "int8" else 0
+    count = num_calibration if quantize in tflite_utils.CALIBRATED else 0
     if len(images) <= count:
         raise ValueError(
             f"`images` must hold more than num_calibration={count} images, so that some are held "
@@ -183,7 +208,7 @@ def _run(function, images, batch_size):
 
 
 def _convert(module, quantize, calibration):
-    if quantize != "int8":
+    if quantize not in tflite_utils.CALIBRATED:
         return tflite_utils.convert([module.classify.get_concrete_function()], module, quantize)
     pixels = calibration.astype(np.float32)
     # The uint8 input takes raw pixels when the calibrated input range is
@@ -199,13 +224,13 @@ def _convert(module, quantize, calibration):
         [tf.TensorSpec([module.batch_size, *module.image_shape], tf.float32, name="images")],
     )
     flatbuffer = tflite_utils.convert(
-        [function.get_concrete_function()], module, "int8", representative_dataset, uint8_input=True
+        [function.get_concrete_function()], module, quantize, representative_dataset, uint8_input=True
     )
     details = tflite_utils.interpreter(model_content=flatbuffer).get_signature_runner("serving_default")
     scale, zero_point = details.get_input_details()["images"]["quantization"]
     if (scale, zero_point) != (1.0, 0):
         raise artifacts.VerificationError(
-            "The int8 model's uint8 input must take raw pixels (scale 1, zero point 0). "
+            f"The {quantize} model's uint8 input must take raw pixels (scale 1, zero point 0). "
             f"Received: scale={scale}, zero_point={zero_point}; nothing was written."
         )
     return flatbuffer
@@ -240,7 +265,7 @@ def _define_flags():
     flags.DEFINE_bool("overwrite", False, "Replace an existing --output.")
     flags.DEFINE_integer("batch_size", None, "Static batch size of the signatures; unset for any.")
     flags.DEFINE_string("images", None, ".npy uint8 images, or .npz with images (and labels).")
-    flags.DEFINE_integer("num_calibration", 100, "Images that calibrate --quantize=int8.")
+    flags.DEFINE_integer("num_calibration", 100, "Images that calibrate --quantize=int8 or full_int8.")
     flags.DEFINE_string("labels", None, "Text file of class names, one per line.")
     flags.DEFINE_integer("top_k", 5, "Best classes returned.")
     flags.DEFINE_enum("input_range", "[-1, 1]", list(vm.INPUT_RANGES), "The model's input normalisation.")

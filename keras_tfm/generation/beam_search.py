@@ -76,7 +76,7 @@ def beam_search(
 
     def body(index, tokens, log_prob, lengths, finished, self_cache, previous):
         logits, self_cache = decode_step(
-            model, previous, index, self_cache, cache.cross_attention, cache.source_mask
+            model, previous, index, self_cache, cache.layers_cross_attention, cache.source_mask
         )  # (B*K, V)
         logits = lp.constrain(logits, index, pad_id, end_id, min_length)
         step = ops.reshape(ops.log_softmax(logits, axis=-1), (batch, k, vocabulary))
@@ -95,7 +95,7 @@ def beam_search(
         tokens = ops.take_along_axis(tokens, gather, axis=1)
         tokens = ops.slice_update(tokens, (0, 0, index), ops.expand_dims(token, -1))
         flat_beam = ops.reshape(beam_offsets + ops.cast(beam, "int32"), (-1,))  # (B*K,)
-        self_cache = ops.take(self_cache, flat_beam, axis=1)
+        self_cache = tuple(ops.take(c, flat_beam, axis=0) for c in self_cache)
         previous = ops.reshape(token, (-1, 1))
         return index + 1, tokens, log_prob, lengths, finished, self_cache, previous
 
@@ -106,7 +106,7 @@ def beam_search(
         first,  # Only beam 0 is real at the start; the rest are copies.
         ops.zeros((batch, k), "int32"),
         ops.zeros((batch, k), "bool"),
-        cache.self_attention,
+        cache.layers_self_attention,
         ops.full((batch * k, 1), start_id, "int32"),
     )
     steps, tokens, log_prob, lengths, _, _, _ = ops.while_loop(cond, body, state, maximum_iterations=max_length)

@@ -29,7 +29,7 @@ def _decode_loop(model, source_ids, max_length, min_length, start_id, end_id, pa
 
     def body(index, tokens, previous, finished, self_cache, log_prob):
         logits, self_cache = decode_step(
-            model, previous, index, self_cache, cache.cross_attention, cache.source_mask
+            model, previous, index, self_cache, cache.layers_cross_attention, cache.source_mask
         )
         logits = lp.constrain(logits, index, pad_id, end_id, min_length)
         token = ops.cast(choose(logits, index), "int32")  # (B,)
@@ -42,7 +42,7 @@ def _decode_loop(model, source_ids, max_length, min_length, start_id, end_id, pa
         tokens = ops.slice_update(tokens, (0, index), ops.expand_dims(token, -1))
         return index + 1, tokens, ops.expand_dims(token, -1), finished, self_cache, log_prob
 
-    state = (ops.zeros((), "int32"), tokens, previous, finished, cache.self_attention, log_prob)
+    state = (ops.zeros((), "int32"), tokens, previous, finished, cache.layers_self_attention, log_prob)
     steps, tokens, _, _, _, log_prob = ops.while_loop(cond, body, state, maximum_iterations=max_length)
     lengths = ops.sum(ops.cast(ops.not_equal(tokens, pad_id), "int32"), axis=-1)
     return {"token_ids": tokens, "scores": log_prob, "lengths": lengths, "steps": steps}

@@ -7,6 +7,13 @@ The self-attention cache is preallocated to `max_length` and written in place
 by index (`slice_update`), so every decoding step has the same static shapes
 and the whole loop compiles (XLA, TPU, TFLite). The cross-attention keys and
 values are projected once from the encoder output.
+
+Inside the decoding loops the cache is a tuple with one `(B, 2, N, L, H)`
+tensor per layer: each step writes one position of each in place. Stacking
+them into one `(Ly, B, 2, N, L, H)` tensor would copy the whole cache every
+step (an unstack and a stack per token), which at batch 1 costs as much as
+the step's matmuls. The stacked form is the boundary format for callers that
+hold the cache themselves (the exported `decode_step` signature).
 """
 
 from keras import ops
@@ -18,15 +25,25 @@ class DecoderCache:
     """Everything a decoding step needs besides the new token and its index.
 
     Attributes:
-        self_attention: `(Ly, B, 2, N, L, H)`, written step by step.
-        cross_attention: `(Ly, B, 2, N, S, H)`, fixed.
+        layers_self_attention: tuple of Ly `(B, 2, N, L, H)`, written step by step.
+        layers_cross_attention: tuple of Ly `(B, 2, N, S, H)`, fixed.
         source_mask: boolean `(B, S)`.
+        self_attention, cross_attention: the same caches stacked,
+            `(Ly, B, 2, N, L, H)` and `(Ly, B, 2, N, S, H)`.
     """
 
-    def __init__(self, self_attention, cross_attention, source_mask):
-        self.self_attention = self_attention
-        self.cross_attention = cross_attention
+    def __init__(self, layers_self_attention, layers_cross_attention, source_mask):
+        self.layers_self_attention = tuple(layers_self_attention)
+        self.layers_cross_attention = tuple(layers_cross_attention)
         self.source_mask = source_mask
+
+    @property
+    def self_attention(self):
+        return ops.stack(self.layers_self_attention)
+
+    @property
+    def cross_attention(self):
+        return ops.stack(self.layers_cross_attention)
 
     @classmethod
     def create(cls, model, source_ids, max_length):
@@ -34,18 +51,20 @@ class DecoderCache:
         check_source(model, source_ids)
         encoder_output, source_mask = model.encode(source_ids, training=False)  # (B, S, D)
         blocks = model.decoder.blocks
-        cross = ops.stack([b.compute_cross_attention_cache(encoder_output) for b in blocks])
-        attention = blocks[0].self_attention
+        cross = [b.compute_cross_attention_cache(encoder_output) for b in blocks]
         batch = ops.shape(source_ids)[0]
-        shape = (len(blocks), batch, 2, attention.num_heads, max_length, attention.key_dim)
-        self_attention = ops.zeros(shape, dtype=cross.dtype)  # (Ly, B, 2, N, L, H)
+        self_attention = []
+        for block in blocks:
+            attention = block.self_attention
+            shape = (batch, 2, attention.num_heads, max_length, attention.key_dim)
+            self_attention.append(ops.zeros(shape, dtype=cross[0].dtype))  # (B, 2, N, L, H)
         return cls(self_attention, cross, source_mask)
 
     def repeat(self, times):
         """Each example repeated `times` times along the batch (one per beam)."""
         return DecoderCache(
-            ops.repeat(self.self_attention, times, axis=1),
-            ops.repeat(self.cross_attention, times, axis=1),
+            [ops.repeat(c, times, axis=0) for c in self.layers_self_attention],
+            [ops.repeat(c, times, axis=0) for c in self.layers_cross_attention],
             ops.repeat(self.source_mask, times, axis=0),
         )
 
@@ -57,24 +76,38 @@ def decode_step(model, token_ids, index, self_attention, cross_attention, source
         model: a `keras_tfm.models.Transformer`.
         token_ids: int `(B, 1)`, the token at position `index`.
         index: int scalar, the position being fed (0 for the start token).
-        self_attention: `(Ly, B, 2, N, L, H)` cache.
-        cross_attention: `(Ly, B, 2, N, S, H)` cache.
+        self_attention: the self-attention cache, either stacked
+            `(Ly, B, 2, N, L, H)` or a tuple of Ly `(B, 2, N, L, H)`.
+        cross_attention: `(Ly, B, 2, N, S, H)` or a tuple of Ly `(B, 2, N, S, H)`.
         source_mask: boolean `(B, S)`.
 
     Returns:
-        `(logits (B, V), updated self_attention cache)`.
+        `(logits (B, V), updated self_attention cache)`, the cache in the
+        form it was given (stacked tensor or tuple).
     """
     layers = len(model.decoder.blocks)
+    per_layer = isinstance(self_attention, (tuple, list))
     hidden, caches = model.decoder(
         token_ids,
         encoder_padding_mask=source_mask,
-        self_attention_caches=[self_attention[i] for i in range(layers)],
-        cross_attention_caches=[cross_attention[i] for i in range(layers)],
+        self_attention_caches=_layers(self_attention, layers),
+        cross_attention_caches=_layers(cross_attention, layers),
         cache_update_index=index,
         training=False,
     )
     logits = model.logits(hidden)[:, 0]  # (B, V)
-    return ops.cast(logits, "float32"), ops.stack(caches)
+    return ops.cast(logits, "float32"), tuple(caches) if per_layer else ops.stack(caches)
+
+
+def _layers(cache, layers):
+    if isinstance(cache, (tuple, list)):
+        if len(cache) != layers:
+            raise ValueError(
+                f"The cache must hold one tensor per decoder layer ({layers}). "
+                f"Received: {len(cache)} tensors"
+            )
+        return list(cache)
+    return [cache[i] for i in range(layers)]
 
 
 def uncached_logits(model, source_ids, prefix_ids):

@@ -11,7 +11,20 @@ import keras
 from keras import ops
 
 from keras_tfm.layers import masks as masks_lib
-from keras_tfm.layers.validation import check_positive_int, check_rank, check_rate, clone_initializer
+from keras_tfm.layers.blockwise_attention import blockwise_attention
+from keras_tfm.layers.fused_attention import jax_gpu_available, padded_fused_attention
+from keras_tfm.layers.validation import (
+    check_choice,
+    check_positive_int,
+    check_rank,
+    check_rate,
+    clone_initializer,
+)
+
+IMPLEMENTATIONS = ("auto", "plain", "blockwise", "fused")
+# "auto" switches to blockwise attention from this many scores per example
+# (N * T * S; 2^27 is 0.5 GiB of float32 scores, e.g. 8 heads over 4,096 tokens).
+BLOCKWISE_MIN_SCORES = 2**27
 
 
 @keras.saving.register_keras_serializable(package="keras_tfm")
@@ -29,6 +42,25 @@ class MultiHeadAttention(keras.layers.Layer):
     masks of query and value) is combined with a logical AND. A query whose
     keys are all masked outputs zeros (plus the output bias).
 
+    Implementations (`attention_impl`), all equal to the plain one up to
+    float rounding (tests/layers/attention_implementations_test.py):
+
+    * `"plain"`: the `(B, N, T, S)` scores, softmax in float32, `1 / sqrt(H)`
+      folded into the query projection's weights. TFLite builtins only. (One
+      fused QKV matmul for self-attention was measured slower on CPU, on
+      TensorFlow and on JAX, than three projections, and is not used.)
+    * `"blockwise"`: `keras_tfm.layers.blockwise_attention`, exact attention
+      over `(block_size, block_size)` tiles with an online softmax and a
+      recomputing backward pass: memory linear in the length. No attention
+      dropout, no returned weights.
+    * `"fused"` (JAX only): `jax.nn.dot_product_attention` with the lengths
+      padded to a multiple of 64, cuDNN flash attention on a GPU (XLA
+      elsewhere). No attention dropout, no returned weights.
+    * `"auto"`: fused with cuDNN on a JAX GPU in float16/bfloat16 (head size a
+      multiple of 8, at most 128); blockwise once the scores of one example
+      reach `BLOCKWISE_MIN_SCORES`; plain otherwise, and whenever the weights
+      are returned, attention dropout is active or a cache is given.
+
     Args:
         num_heads: number of attention heads N.
         key_dim: size H of each query and key head.
@@ -38,6 +70,8 @@ class MultiHeadAttention(keras.layers.Layer):
         use_bias: whether the projections have biases.
         kernel_initializer: initializer of the projection kernels.
         bias_initializer: initializer of the projection biases.
+        attention_impl: one of `"auto"`, `"plain"`, `"blockwise"`, `"fused"`.
+        block_size: tile size of the blockwise implementation.
         **kwargs: base layer arguments (`name`, `dtype`, ...).
 
     Call arguments:
@@ -82,6 +116,8 @@ class MultiHeadAttention(keras.layers.Layer):
         use_bias=True,
         kernel_initializer="glorot_uniform",
         bias_initializer="zeros",
+        attention_impl="auto",
+        block_size=512,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -97,6 +133,23 @@ class MultiHeadAttention(keras.layers.Layer):
         self.use_bias = bool(use_bias)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.bias_initializer = keras.initializers.get(bias_initializer)
+        self.attention_impl = check_choice("attention_impl", attention_impl, IMPLEMENTATIONS)
+        self.block_size = check_positive_int("block_size", block_size)
+        if attention_impl in ("blockwise", "fused") and self.dropout > 0:
+            raise ValueError(
+                f"`attention_impl='{attention_impl}'` has no attention dropout; use "
+                f"`dropout=0` or another implementation. Received: dropout={dropout}"
+            )
+        if attention_impl == "fused" and self.value_dim != self.key_dim:
+            raise ValueError(
+                "`attention_impl='fused'` needs `value_dim == key_dim`. Received: "
+                f"key_dim={self.key_dim}, value_dim={self.value_dim}"
+            )
+        if attention_impl == "fused" and keras.backend.backend() != "jax":
+            raise ValueError(
+                "`attention_impl='fused'` needs the JAX backend. Received: "
+                f"attention_impl='fused' with backend={keras.backend.backend()!r}"
+            )
         self.supports_masking = True
 
     def build(self, query_shape, value_shape=None, key_shape=None):
@@ -129,7 +182,10 @@ class MultiHeadAttention(keras.layers.Layer):
 
     # Projections -----------------------------------------------------------
 
-    def _project(self, x, kernel, bias):
+    def _project(self, x, kernel, bias, scale=None):
+        if scale is not None:  # Folded into the (smaller) weights.
+            kernel = kernel * ops.cast(scale, kernel.dtype)
+            bias = None if bias is None else bias * ops.cast(scale, bias.dtype)
         y = ops.einsum("btd,dnh->bnth", x, kernel)  # (B, N, T, H)
         if bias is not None:
             y = y + ops.expand_dims(bias, 1)  # (N, 1, H)
@@ -153,10 +209,14 @@ class MultiHeadAttention(keras.layers.Layer):
 
     # Masks -----------------------------------------------------------------
 
-    def _combined_mask(
+    def _mask_parts(
         self, query, key_length, padding_mask, attention_mask, use_causal_mask,
         query_mask, value_mask, causal_offset,
     ):
+        """Checked masks: key `(B, S)`, attention, causal offset, query `(B, T)`.
+
+        The causal offset is `None` without a causal mask.
+        """
         batch_masks = []
         if padding_mask is not None:
             check_rank("padding_mask", padding_mask.shape, 2)
@@ -165,8 +225,6 @@ class MultiHeadAttention(keras.layers.Layer):
         if value_mask is not None:
             batch_masks.append(value_mask)
         key_mask = masks_lib.merge_masks(*batch_masks)
-        if key_mask is not None:
-            key_mask = ops.expand_dims(key_mask, 1)  # (B, 1, S)
         if attention_mask is not None:
             if len(attention_mask.shape) not in (2, 3):
                 raise ValueError(
@@ -175,10 +233,18 @@ class MultiHeadAttention(keras.layers.Layer):
                 )
             _check_length("attention_mask", attention_mask.shape[-1], key_length, "key")
             _check_length("attention_mask", attention_mask.shape[-2], query.shape[1], "query")
-        causal = None
+        offset = None
         if use_causal_mask:
-            query_length = ops.shape(query)[1]
+            query_length = _length(query, 1)
             offset = key_length - query_length if causal_offset is None else causal_offset
+        return key_mask, attention_mask, offset, query_mask
+
+    def _combined_mask(self, query_length, key_length, key_mask, attention_mask, offset, query_mask):
+        """The parts above merged into one boolean `(B, T, S)` mask, or `None`."""
+        if key_mask is not None:
+            key_mask = ops.expand_dims(key_mask, 1)  # (B, 1, S)
+        causal = None
+        if offset is not None:
             causal = masks_lib.causal_mask(query_length, key_length, offset)  # (T, S)
         if query_mask is not None:
             query_mask = ops.expand_dims(query_mask, -1)  # (B, T, 1)
@@ -213,28 +279,35 @@ class MultiHeadAttention(keras.layers.Layer):
             value_mask = key_mask
         key = value if key is None else key
 
-        q = self._project(query, self.query_kernel, self.query_bias)  # (B, N, T, H)
+        scale = 1.0 / math.sqrt(self.key_dim)  # Folded into the query projection.
         causal_offset = None
-        if cache is not None:
-            if cache_update_index is None:  # Precomputed cross-attention keys/values.
-                k, v = cache[:, 0], cache[:, 1]  # (B, N, S, H)
-            else:
-                kv_new = self.compute_key_value(key, value)  # (B, 2, N, T, H)
-                index = ops.cast(cache_update_index, "int32")
-                zero = ops.zeros((), "int32")
-                cache = ops.slice_update(cache, (zero, zero, zero, index, zero), kv_new)
-                k, v = cache[:, 0], cache[:, 1]  # (B, N, L, H)
-                causal_offset = index
-        else:
+        q = self._project(query, self.query_kernel, self.query_bias, scale)  # (B, N, T, H)
+        if cache is None:
             k = self._project(key, self.key_kernel, self.key_bias)  # (B, N, S, H)
             v = self._project(value, self.value_kernel, self.value_bias)  # (B, N, S, V)
+        elif cache_update_index is None:  # Precomputed cross-attention keys/values.
+            k, v = cache[:, 0], cache[:, 1]  # (B, N, S, H)
+        else:
+            kv_new = self.compute_key_value(key, value)  # (B, 2, N, T, H)
+            index = ops.cast(cache_update_index, "int32")
+            zero = ops.zeros((), "int32")
+            cache = ops.slice_update(cache, (zero, zero, zero, index, zero), kv_new)
+            k, v = cache[:, 0], cache[:, 1]  # (B, N, L, H)
+            causal_offset = index
 
-        key_length = k.shape[2] if k.shape[2] is not None else ops.shape(k)[2]
-        mask = self._combined_mask(
+        key_length = _length(k, 2)
+        parts = self._mask_parts(
             query, key_length, padding_mask, attention_mask, use_causal_mask,
             query_mask, value_mask, causal_offset,
         )
-        output, weights = self._attend(q, k, v, mask, training, return_attention_scores)
+        implementation = self._implementation(q, k, training, return_attention_scores, cache is not None)
+        if implementation == "plain":
+            mask = self._combined_mask(_length(q, 2), key_length, *parts)
+            output, weights = self._attend(q, k, v, mask, training, return_attention_scores)
+        elif implementation == "blockwise":
+            output = self._attend_blockwise(q, k, v, *parts)
+        else:
+            output = self._attend_fused(q, k, v, parts, implementation)
         output = ops.einsum("bntv,nvo->bto", output, self.output_kernel)  # (B, T, O)
         if self.output_bias is not None:
             output = output + self.output_bias
@@ -245,14 +318,56 @@ class MultiHeadAttention(keras.layers.Layer):
             results += (weights,)
         return results[0] if len(results) == 1 else results
 
+    def _implementation(self, q, k, training, return_weights, decoding):
+        """`"plain"`, `"blockwise"`, `"cudnn"` or `"xla"` for this call."""
+        dropout = bool(training) and self.dropout > 0
+        if self.attention_impl == "plain":
+            return "plain"
+        if self.attention_impl != "auto":
+            if return_weights:
+                raise ValueError(
+                    "`return_attention_scores=True` needs the plain implementation, which "
+                    "materializes the weights. Received: "
+                    f"attention_impl='{self.attention_impl}'"
+                )
+            if self.attention_impl == "blockwise":
+                return "blockwise"
+            return "cudnn" if _fused_cudnn_ok(self, q) else "xla"
+        if return_weights or dropout or decoding:  # Decoding steps are short: plain.
+            return "plain"
+        if _fused_cudnn_ok(self, q):
+            return "cudnn"
+        t, s = q.shape[2], k.shape[2]
+        if isinstance(t, int) and isinstance(s, int) and self.num_heads * t * s >= BLOCKWISE_MIN_SCORES:
+            return "blockwise"
+        return "plain"
+
+    def _attend_blockwise(self, q, k, v, key_mask, attention_mask, offset, query_mask):
+        output = blockwise_attention(
+            q, k, v, padding_mask=key_mask, attention_mask=attention_mask,
+            use_causal_mask=offset is not None, causal_offset=offset, scale=1.0,
+            block_size=self.block_size,
+        )  # (B, N, T, V)
+        if query_mask is not None:
+            output = ops.where(query_mask[:, None, :, None], output, ops.zeros_like(output))
+        return output
+
+    def _attend_fused(self, q, k, v, parts, implementation):
+        key_mask, attention_mask, offset, query_mask = parts
+        t, s = q.shape[2], k.shape[2]
+        only_causal = key_mask is None and attention_mask is None and query_mask is None
+        if only_causal and offset is not None and t == s and isinstance(offset, int) and offset == 0:
+            return padded_fused_attention(q, k, v, causal=True, implementation=implementation)
+        mask = self._combined_mask(t, s, *parts)
+        return padded_fused_attention(q, k, v, mask=mask, implementation=implementation)
+
     def _attend(self, q, k, v, mask, training, return_weights=False):
-        """softmax(q k^T / sqrt(H)) v with the mask applied; softmax in float32.
+        """softmax(q k^T) v with the mask applied (q carries 1/sqrt(H)); softmax in float32.
 
         The mask enters as an additive bias computed once for all heads, and
         rows with no visible key are zeroed on the (smaller) output rather
         than on the weights, unless the weights are returned.
         """
-        q = q * ops.cast(1.0 / math.sqrt(self.key_dim), q.dtype)
         scores = ops.matmul(q, ops.swapaxes(k, -1, -2))  # (B, N, T, S)
         scores = ops.cast(scores, "float32")
         visible_rows = None
@@ -287,8 +402,25 @@ class MultiHeadAttention(keras.layers.Layer):
             use_bias=self.use_bias,
             kernel_initializer=keras.initializers.serialize(self.kernel_initializer),
             bias_initializer=keras.initializers.serialize(self.bias_initializer),
+            attention_impl=self.attention_impl,
+            block_size=self.block_size,
         )
         return config
+
+
+def _length(x, axis):
+    """The static size of `axis` when known, else the dynamic one."""
+    return x.shape[axis] if x.shape[axis] is not None else ops.shape(x)[axis]
+
+
+def _fused_cudnn_ok(layer, q):
+    """Whether cuDNN flash attention takes this call (JAX on a GPU, half precision)."""
+    h = layer.key_dim
+    return (
+        jax_gpu_available()
+        and str(q.dtype) in ("float16", "bfloat16")
+        and h == layer.value_dim and h % 8 == 0 and h <= 128
+    )
 
 
 def _check_length(name, actual, expected, what):

@@ -1,7 +1,9 @@
 """The translator export: Keras vs SavedModel vs TFLite on coreference sentences.
 
-One tiny untrained translator (1 layer, width 16) is exported once for the
-module; agreement of token ids is what is asserted.
+One tiny untrained translator (1 layer, width 16, WordPiece, greedy) is
+exported once for the module, and again in float16 and dynamic-range TFLite;
+a second one with SentencePiece tokenizers is exported with beam search at a
+static batch size. Agreement of token ids is what is asserted.
 """
 
 import json
@@ -23,7 +25,7 @@ from export import translator_module as tm  # noqa: E402
 from export.litert_client import LiteRTTranslator  # noqa: E402
 from keras_tfm.data import coref  # noqa: E402
 from keras_tfm.models import Transformer  # noqa: E402
-from keras_tfm.text import learn_translation_tokenizers  # noqa: E402
+from keras_tfm.text import START_ID, learn_translation_tokenizers  # noqa: E402
 
 S, L = 20, 16
 
@@ -53,9 +55,11 @@ def saved_model(setup):
     return tf.saved_model.load(os.path.join(setup["output"], translator.SAVED_MODEL_DIRNAME))
 
 
-def keras_tokens(setup, texts):
+def keras_tokens(setup, texts, decoding="greedy", beam_width=4, with_scores=False):
     source, truncated = tm.source_ids(setup["source"], tf.constant(texts), S)
-    token_ids, _, _ = tm.generate(setup["model"], source, L, "greedy", 4, 0.6)
+    token_ids, scores, _ = tm.generate(setup["model"], source, L, decoding, beam_width, 0.6)
+    if with_scores:
+        return np.asarray(token_ids), np.asarray(scores)
     return np.asarray(token_ids), np.asarray(truncated)
 
 
@@ -166,10 +170,121 @@ def test_failed_verification_leaves_nothing(setup, tmp_path, monkeypatch):
 
 def test_bad_arguments_are_named(setup, tmp_path):
     args = (setup["model"], setup["source"], setup["target"], str(tmp_path / "x"))
-    with pytest.raises(ValueError, match="full-integer int8 is for the ViT"):
-        translator.export_translator(*args, quantize="int8")
+    for quantize in ("int8", "full_int8"):
+        with pytest.raises(ValueError, match=f"int8 and full_int8 .* are for the ViT.*quantize='{quantize}'"):
+            translator.export_translator(*args, quantize=quantize)
     with pytest.raises(ValueError, match="`formats` must be"):
         translator.export_translator(*args, formats=["onnx"])
     with pytest.raises(ValueError, match="`max_source_length` must be an integer >= 2"):
         tm.TranslatorModule(setup["model"], setup["source"], setup["target"], 1, L)
     assert os.listdir(tmp_path) == []
+
+
+# Quantized, beam-search and SentencePiece exports ------------------------------
+
+
+def lite_tokens(path, texts):
+    """`translate`'s (token ids, scores) from a translator `.tflite`, in chunks of its static batch size if any."""
+    client = LiteRTTranslator(path)
+    runner = client.interpreter.get_signature_runner("translate")
+    parts = [(out["token_ids"][:real], out["scores"][:real])
+             for chunk, real in client._chunks(texts) for out in [runner(texts=chunk)]]
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+
+@pytest.fixture(scope="module")
+def quantized(setup, tmp_path_factory):
+    """A dynamic-range export, and `encode` + `decode_step` alone in float16
+    (converting the whole translator again would add its tokenizers and
+    while loop, which float16 does not touch, to the test time)."""
+    output = str(tmp_path_factory.mktemp("quantized") / "dynamic_range")
+    report = translator.export_translator(
+        setup["model"], setup["source"], setup["target"], output, formats=["tflite"],
+        quantize="dynamic_range", max_source_length=S, max_length=L,
+        verification_pairs=[(t, "") for t in setup["texts"][:4]],
+    )
+    module = tm.TranslatorModule(setup["model"], None, None, S, L)
+    steps = tf.Module()
+    steps.weights, steps.encode, steps.decode_step = module.weights, module.encode, module.decode_step
+    float16 = tflite_utils.convert(
+        [module.encode.get_concrete_function(), module.decode_step.get_concrete_function()], steps, "float16"
+    )
+    return dict(report=report, path=os.path.join(output, translator.TFLITE_FILENAME), float16=float16)
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+def test_float16_and_dynamic_range_tflite_stay_close_to_keras(setup, quantized, batch):
+    texts = setup["texts"][-batch:]
+    expected, _ = keras_tokens(setup, texts)
+    # float16 weights: encoder output and every step's logits along Keras's
+    # greedy path within 1e-2 of Keras's.
+    assert "DEQUANTIZE" in tflite_utils.operator_names(quantized["float16"])
+    source, _ = tm.source_ids(setup["source"], tf.constant(texts), S)
+    path_ids = np.concatenate([np.full((batch, 1), START_ID, np.int32), expected[:, :-1]], axis=1)
+    interpreter = tflite_utils.interpreter(model_content=quantized["float16"])
+    encoder_diff, logit_diff = translator._step_differences(
+        interpreter, setup["model"], L, source.numpy(), path_ids
+    )
+    assert encoder_diff <= 1e-2 and logit_diff <= 1e-2
+    # int8 weights, float activations: verified on export, and the tokens of
+    # `translate` at this batch size mostly Keras's.
+    report = quantized["report"]["tflite"]
+    assert report["max_abs_logit_diff"] <= 0.1 and report["sentence_agreement"] >= 0.5
+    assert report["size_bytes"] < setup["report"]["tflite"]["size_bytes"]
+    assert np.mean(lite_tokens(quantized["path"], texts)[0] == expected) >= 0.9
+
+
+@pytest.fixture(scope="module")
+def sentencepiece_beam(setup, tmp_path_factory):
+    """A translator with SentencePiece tokenizers and beam search, exported once."""
+    splits = coref.generate_coref_pairs(seed=0, sizes={"train": 60, "validation": 0, "test": 6, "test_heldout": 0})
+    source_tok, target_tok = learn_translation_tokenizers(
+        [(e.en, e.fr) for e in splits["train"]], 100, kind="sentencepiece"
+    )
+    keras.utils.set_random_seed(0)
+    model = Transformer(
+        source_tok.vocab_size, target_tok.vocab_size, num_layers=1, hidden_dim=16, num_heads=2,
+        intermediate_dim=32, dropout=0.0, tie_embeddings=False,
+    )
+    model((np.ones((1, 3), "int32"), np.ones((1, 3), "int32")))
+    output = str(tmp_path_factory.mktemp("sentencepiece_beam") / "export")
+    # tensorflow-text's TFLite SentencePiece detokenizer needs a static batch size.
+    report = translator.export_translator(
+        model, source_tok, target_tok, output, batch_size=2, max_source_length=S, max_length=L,
+        decoding="beam", beam_width=3, verification_pairs=[(t, "") for t in setup["texts"][:3]],
+    )
+    loaded = tf.saved_model.load(os.path.join(output, translator.SAVED_MODEL_DIRNAME))
+    return dict(setup, model=model, source=source_tok, target=target_tok, output=output, report=report,
+                saved_model=loaded, tflite=os.path.join(output, translator.TFLITE_FILENAME))
+
+
+def test_sentencepiece_beam_export_is_verified_with_tf_text_ops(sentencepiece_beam):
+    report = sentencepiece_beam["report"]
+    assert report["decoding"] == "beam" and report["beam_width"] == 3 and report["batch_size"] == 2
+    assert report["saved_model"]["tokenizer_ops"].startswith("tensorflow-text")
+    assert report["tflite"]["sentence_agreement"] == 1.0
+    assert report["tflite"]["max_abs_logit_diff"] <= 1e-4
+    with open(sentencepiece_beam["tflite"], "rb") as f:
+        names = tflite_utils.operator_names(f.read())
+    assert {"CUSTOM:TFText>FastSentencepieceTokenize", "CUSTOM:TFText>FastSentencepieceDetokenize"} <= set(names)
+    assert not [n for n in names if "Flex" in n]
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+def test_beam_search_in_saved_model_and_tflite_gives_keras_beams(sentencepiece_beam, batch):
+    sp = sentencepiece_beam
+    texts = sp["texts"][:batch]  # TFLite: 1 text is one padded batch of 2, 3 texts are two batches.
+    expected, scores = keras_tokens(sp, texts, decoding="beam", beam_width=3, with_scores=True)
+    translations = [t.decode() for t in sp["target"].detokenize(expected).numpy()]
+    served = sp["saved_model"].signatures["serving_default"](texts=tf.constant(texts))
+    np.testing.assert_array_equal(served["token_ids"].numpy(), expected)
+    np.testing.assert_allclose(served["scores"].numpy(), scores, atol=1e-5)
+    assert [t.decode() for t in served["translation"].numpy()] == translations
+    lite_ids, lite_scores = lite_tokens(sp["tflite"], texts)
+    np.testing.assert_array_equal(lite_ids, expected)
+    np.testing.assert_allclose(lite_scores, scores, atol=1e-4)
+    client = LiteRTTranslator(sp["tflite"])
+    assert client.translate(texts) == translations
+    # `decode_step` does not depend on the decoding: NumPy greedy over it is Keras's greedy.
+    greedy, _ = keras_tokens(sp, texts)
+    np.testing.assert_array_equal(client.translate_stepwise(texts)[1], greedy)

@@ -50,6 +50,25 @@ def test_cached_logits_equal_uncached_at_every_step():
         assert_allclose(logits, expected, atol=1e-5, rtol=1e-5)
 
 
+def test_per_layer_and_stacked_caches_agree():
+    model = tiny_model()
+    cache = generation.DecoderCache.create(model, SOURCE, max_length=5)
+    stacked, layers = cache.self_attention, cache.layers_self_attention
+    for t, token in enumerate([START, 4, 5]):
+        ids = np.full((3, 1), token, "int32")
+        stacked_logits, stacked = generation.decode_step(
+            model, ids, t, stacked, cache.cross_attention, cache.source_mask
+        )
+        layer_logits, layers = generation.decode_step(
+            model, ids, t, layers, cache.layers_cross_attention, cache.source_mask
+        )
+        assert isinstance(layers, tuple) and len(layers) == 2
+        assert_allclose(layer_logits, stacked_logits, atol=0, rtol=0)
+    assert_allclose(ops.stack(layers), stacked, atol=0, rtol=0)
+    with pytest.raises(ValueError, match="one tensor per decoder layer"):
+        generation.decode_step(model, ids, 3, layers[:1], cache.layers_cross_attention, cache.source_mask)
+
+
 def test_beam_width_one_is_greedy():
     model = tiny_model(sharpen=3.0)
     greedy = model.generate(SOURCE, max_length=8)

@@ -22,7 +22,7 @@ install: $(STAMP)
 test: test-tf test-jax
 
 test-tf: $(STAMP)
-	$(PY) -m pytest -q -n 2 --dist loadfile tests
+	$(PY) -m pytest -q -n 2 --dist loadfile -m "not jax_only" tests
 
 test-jax: $(STAMP)
 	KERAS_BACKEND=jax $(PY) -m pytest -q -n 2 --dist loadfile -m "not tf_only" tests/layers tests/models $(wildcard tests/generation)

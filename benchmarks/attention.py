@@ -11,7 +11,6 @@ the cores than wall time.
 
 import argparse
 import os
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -19,6 +18,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from keras_tfm.layers import MultiHeadAttention  # noqa: E402
+from timing import interleaved_best  # noqa: E402
 
 
 def make_step(layer, x, mask):
@@ -70,15 +70,7 @@ def main():
         steps[name] = make_step(layer, x, mask)
         for _ in range(3):
             steps[name]()  # Warm-up and compile.
-    best = {name: float("inf") for name in layers}
-    cpu = dict(best)
-    for _ in range(args.rounds):
-        for name, step in steps.items():
-            start, start_cpu = time.perf_counter(), time.process_time()
-            for _ in range(args.steps):
-                step()
-            best[name] = min(best[name], (time.perf_counter() - start) / args.steps)
-            cpu[name] = min(cpu[name], (time.process_time() - start_cpu) / args.steps)
+    best, cpu = interleaved_best(steps, args.rounds, args.steps)
     print(f"backend={keras.backend.backend()} B={b} T={t} D={d} N={n} (fwd+bwd, best of {args.rounds} rounds)")
     for name, seconds in best.items():
         print(f"  {name:10s} {1000 * seconds:8.2f} ms/step wall, {1000 * cpu[name]:8.2f} ms/step CPU")

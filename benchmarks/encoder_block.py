@@ -12,7 +12,6 @@ measured).
 
 import argparse
 import os
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -20,6 +19,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from keras_tfm.layers import TransformerEncoderBlock  # noqa: E402
+from timing import interleaved_best  # noqa: E402
 
 
 def build_models(length, width, heads):
@@ -57,15 +57,8 @@ def main():
     for model in models.values():
         for _ in range(2):
             model.train_on_batch([x, mask], y)  # Warm-up and compile.
-    best = {name: float("inf") for name in models}
-    cpu = dict(best)
-    for _ in range(args.rounds):
-        for name, model in models.items():
-            start, start_cpu = time.perf_counter(), time.process_time()
-            for _ in range(args.steps):
-                model.train_on_batch([x, mask], y)
-            best[name] = min(best[name], (time.perf_counter() - start) / args.steps)
-            cpu[name] = min(cpu[name], (time.process_time() - start_cpu) / args.steps)
+    steps = {name: (lambda model=model: model.train_on_batch([x, mask], y)) for name, model in models.items()}
+    best, cpu = interleaved_best(steps, args.rounds, args.steps)
     print(f"backend={keras.backend.backend()} B={args.batch} T={args.length} D={args.width} "
           f"N={args.heads} (train step, best of {args.rounds} rounds)")
     for name in models:

@@ -19,7 +19,7 @@ PADDING[1, :] = False  # Second example: no real key, zeros out.
 SELF_PADDING = rng.random((B, T)) > 0.3
 SELF_PADDING[:, 0] = True
 
-jax_only = pytest.mark.skipif(keras.backend.backend() != "jax", reason="the fused path runs on JAX")
+jax_only = pytest.mark.jax_only  # The fused path runs on JAX.
 
 
 def twins(impl, **kwargs):
@@ -79,15 +79,6 @@ def test_auto_switches_to_blockwise_on_long_inputs(monkeypatch):
     assert weights.shape == (B, N, T, S) and len(calls) == 1
 
 
-def test_blockwise_cache_decoding_matches_full_causal_attention():
-    layer = MultiHeadAttention(N, H, attention_impl="blockwise", block_size=4)
-    full = ops.convert_to_numpy(layer(QUERY, use_causal_mask=True))
-    cache = ops.zeros((B, 2, N, T, H))
-    for t in range(T):
-        step, cache = layer(QUERY[:, t : t + 1], use_causal_mask=True, cache=cache, cache_update_index=t)
-        assert_allclose(step[:, 0], full[:, t], atol=1e-5)
-
-
 def test_keras_implicit_query_mask_zeroes_rows_like_plain():
     ids = np.array([[3, 4, 5, 0, 0], [6, 7, 0, 0, 0]])
     x = keras.layers.Embedding(10, D, mask_zero=True)(ids)
@@ -119,7 +110,7 @@ def test_bad_arguments(kwargs, message):
         MultiHeadAttention(N, H, **kwargs)
 
 
-@pytest.mark.skipif(keras.backend.backend() == "jax", reason="checks the non-JAX error")
+@pytest.mark.tf_only
 def test_fused_needs_jax():
     with pytest.raises(ValueError, match="backend='tensorflow'"):
         MultiHeadAttention(N, H, attention_impl="fused")

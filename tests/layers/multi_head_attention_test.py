@@ -108,8 +108,9 @@ def test_keras_implicit_mask_is_honoured():
     assert_allclose(ops.convert_to_numpy(implicit)[real], ops.convert_to_numpy(explicit)[real], atol=1e-6)
 
 
-def test_cache_decoding_matches_full_causal_attention():
-    layer = MultiHeadAttention(num_heads=N, key_dim=H)
+@pytest.mark.parametrize("implementation", [{}, {"attention_impl": "blockwise", "block_size": 4}])
+def test_cache_decoding_matches_full_causal_attention(implementation):
+    layer = MultiHeadAttention(num_heads=N, key_dim=H, **implementation)
     full = ops.convert_to_numpy(layer(QUERY, use_causal_mask=True))
     cache = ops.zeros((B, 2, N, T, H))
     for t in range(T):

@@ -18,7 +18,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from keras_tfm.layers import MultiHeadAttention  # noqa: E402
-from timing import interleaved_best  # noqa: E402
+from timing import add_size_arguments, interleaved_best  # noqa: E402
 
 
 def make_step(layer, x, mask):
@@ -50,12 +50,7 @@ def make_step(layer, x, mask):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--batch", type=int, default=8)
-    parser.add_argument("--length", type=int, default=256)
-    parser.add_argument("--width", type=int, default=512)
-    parser.add_argument("--heads", type=int, default=8)
-    parser.add_argument("--steps", type=int, default=20)
-    parser.add_argument("--rounds", type=int, default=5)
+    add_size_arguments(parser, steps=20)
     args = parser.parse_args()
     b, t, d, n = args.batch, args.length, args.width, args.heads
     x = keras.ops.convert_to_tensor(np.random.default_rng(0).normal(size=(b, t, d)).astype("float32"))

@@ -19,7 +19,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from keras_tfm.layers import TransformerEncoderBlock  # noqa: E402
-from timing import interleaved_best  # noqa: E402
+from timing import add_size_arguments, interleaved_best  # noqa: E402
 
 
 def build_models(length, width, heads):
@@ -41,12 +41,7 @@ def build_models(length, width, heads):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--batch", type=int, default=8)
-    parser.add_argument("--length", type=int, default=256)
-    parser.add_argument("--width", type=int, default=512)
-    parser.add_argument("--heads", type=int, default=8)
-    parser.add_argument("--steps", type=int, default=5)
-    parser.add_argument("--rounds", type=int, default=5)
+    add_size_arguments(parser, steps=5)
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     x = rng.normal(size=(args.batch, args.length, args.width)).astype("float32")

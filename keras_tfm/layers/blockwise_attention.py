@@ -25,7 +25,7 @@ import keras
 from keras import ops
 
 from keras_tfm.layers import masks as masks_lib
-from keras_tfm.layers.validation import check_positive_int
+from keras_tfm.layers.validation import check_positive_int, check_rank
 
 _NEG = masks_lib.large_negative("float32")
 
@@ -69,30 +69,27 @@ def blockwise_attention(
     """
     block_size = check_positive_int("block_size", block_size)
     for name, x in (("query", query), ("key", key), ("value", value)):
-        if len(x.shape) != 4:
-            raise ValueError(
-                f"`{name}` must have rank 4 (B, N, length, head size). "
-                f"Received: {name}.shape={tuple(x.shape)}"
-            )
+        check_rank(name, x.shape, 4)  # (B, N, length, head size)
     out_dtype = value.dtype
     scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else float(scale)
     q = ops.cast(query, "float32") * scale
     k = ops.cast(key, "float32")
     v = ops.cast(value, "float32")
-    t, s = _length(q, 2), _length(k, 2)
+    t, s = axis_size(q, 2), axis_size(k, 2)
     if use_causal_mask and causal_offset is None:
         causal_offset = s - t
     tiles = _Tiles(q, k, v, padding_mask, attention_mask, causal_offset if use_causal_mask else None, block_size)
     return ops.cast(tiles.attend(q, k, v), out_dtype)
 
 
-def _length(x, axis):
+def axis_size(x, axis):
+    """The static size of `axis` when known, else the dynamic one."""
     return x.shape[axis] if x.shape[axis] is not None else ops.shape(x)[axis]
 
 
 def _blocks(x, axis, size, count):
     """Pads `axis` to `count * size` and moves the blocks to a new axis 0."""
-    x = _pad(x, axis, count * size - _length(x, axis))
+    x = _pad(x, axis, count * size - axis_size(x, axis))
     shape = list(ops.shape(x))
     x = ops.reshape(x, shape[:axis] + [count, size] + shape[axis + 1 :])
     return ops.moveaxis(x, axis, 0)
@@ -150,7 +147,7 @@ class _Tiles:
     """The tiling of one attention call: blocked masks and the loop bounds."""
 
     def __init__(self, q, k, v, padding_mask, attention_mask, causal_offset, block_size):
-        t, s = _length(q, 2), _length(k, 2)
+        t, s = axis_size(q, 2), axis_size(k, 2)
         self.t, self.s = t, s
         # Blocks no larger than the padded length: short inputs use one tile.
         self.p = min(block_size, t) if isinstance(t, int) else block_size

@@ -11,7 +11,7 @@ import keras
 from keras import ops
 
 from keras_tfm.layers import masks as masks_lib
-from keras_tfm.layers.blockwise_attention import blockwise_attention
+from keras_tfm.layers.blockwise_attention import axis_size, blockwise_attention
 from keras_tfm.layers.fused_attention import jax_gpu_available, padded_fused_attention
 from keras_tfm.layers.validation import (
     check_choice,
@@ -235,7 +235,7 @@ class MultiHeadAttention(keras.layers.Layer):
             _check_length("attention_mask", attention_mask.shape[-2], query.shape[1], "query")
         offset = None
         if use_causal_mask:
-            query_length = _length(query, 1)
+            query_length = axis_size(query, 1)
             offset = key_length - query_length if causal_offset is None else causal_offset
         return key_mask, attention_mask, offset, query_mask
 
@@ -295,14 +295,14 @@ class MultiHeadAttention(keras.layers.Layer):
             k, v = cache[:, 0], cache[:, 1]  # (B, N, L, H)
             causal_offset = index
 
-        key_length = _length(k, 2)
+        key_length = axis_size(k, 2)
         parts = self._mask_parts(
             query, key_length, padding_mask, attention_mask, use_causal_mask,
             query_mask, value_mask, causal_offset,
         )
         implementation = self._implementation(q, k, training, return_attention_scores, cache is not None)
         if implementation == "plain":
-            mask = self._combined_mask(_length(q, 2), key_length, *parts)
+            mask = self._combined_mask(axis_size(q, 2), key_length, *parts)
             output, weights = self._attend(q, k, v, mask, training, return_attention_scores)
         elif implementation == "blockwise":
             output = self._attend_blockwise(q, k, v, *parts)
@@ -406,11 +406,6 @@ class MultiHeadAttention(keras.layers.Layer):
             block_size=self.block_size,
         )
         return config
-
-
-def _length(x, axis):
-    """The static size of `axis` when known, else the dynamic one."""
-    return x.shape[axis] if x.shape[axis] is not None else ops.shape(x)[axis]
 
 
 def _fused_cudnn_ok(layer, q):

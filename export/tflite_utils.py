@@ -9,6 +9,8 @@ op list from the flatbuffer itself, so tests assert on what the file holds.
 
 import tensorflow as tf
 
+from keras_tfm.generation import portable_cache_writes
+
 QUANTIZATIONS = ("none", "float16", "dynamic_range", "int8", "full_int8")
 CALIBRATED = ("int8", "full_int8")  # Quantizations that need a representative dataset.
 
@@ -43,10 +45,12 @@ def named_function(method, name, input_signature):
     With several functions, `TFLiteConverter.from_concrete_functions` keys
     each signature by its graph name, which a bound method `_translate`
     would make "_translate". (With one function the key is "serving_default".)
+    It is traced with portable cache writes, which TFLite converts to builtins.
     """
 
     def function(*args):
-        return method(*args)
+        with portable_cache_writes():
+            return method(*args)
 
     function.__name__ = name
     return tf.function(function, input_signature=input_signature)

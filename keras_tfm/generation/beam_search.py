@@ -11,6 +11,7 @@ from keras import ops
 from keras_tfm.generation import logits_processing as lp
 from keras_tfm.generation.kv_cache import DecoderCache, decode_step
 from keras_tfm.generation.validation import check_lengths, check_positive_int
+from keras_tfm.layers.cache_writes import write_step
 
 
 def length_penalty(length, alpha):
@@ -93,7 +94,7 @@ def beam_search(
         finished = ops.logical_or(finished, ops.equal(token, end_id))
         gather = ops.broadcast_to(ops.expand_dims(beam, -1), (batch, k, max_length))
         tokens = ops.take_along_axis(tokens, gather, axis=1)
-        tokens = ops.slice_update(tokens, (0, 0, index), ops.expand_dims(token, -1))
+        tokens = write_step(tokens, index, ops.expand_dims(token, -1), axis=2)
         flat_beam = ops.reshape(beam_offsets + ops.cast(beam, "int32"), (-1,))  # (B*K,)
         self_cache = tuple(ops.take(c, flat_beam, axis=0) for c in self_cache)
         previous = ops.reshape(token, (-1, 1))

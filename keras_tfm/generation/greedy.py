@@ -10,6 +10,7 @@ from keras import ops
 from keras_tfm.generation import logits_processing as lp
 from keras_tfm.generation.kv_cache import DecoderCache, decode_step
 from keras_tfm.generation.validation import check_lengths, check_sampling
+from keras_tfm.layers.cache_writes import write_step
 
 
 def _decode_loop(model, source_ids, max_length, min_length, start_id, end_id, pad_id, choose):
@@ -39,7 +40,7 @@ def _decode_loop(model, source_ids, max_length, min_length, start_id, end_id, pa
         token = ops.where(finished, pad_id, token)
         log_prob = log_prob + ops.where(finished, 0.0, token_log_prob)
         finished = ops.logical_or(finished, ops.equal(token, end_id))
-        tokens = ops.slice_update(tokens, (0, index), ops.expand_dims(token, -1))
+        tokens = write_step(tokens, index, ops.expand_dims(token, -1), axis=1)
         return index + 1, tokens, ops.expand_dims(token, -1), finished, self_cache, log_prob
 
     state = (ops.zeros((), "int32"), tokens, previous, finished, cache.layers_self_attention, log_prob)

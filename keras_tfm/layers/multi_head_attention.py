@@ -12,6 +12,7 @@ from keras import ops
 
 from keras_tfm.layers import masks as masks_lib
 from keras_tfm.layers.blockwise_attention import axis_size, blockwise_attention
+from keras_tfm.layers.cache_writes import write_step
 from keras_tfm.layers.fused_attention import jax_gpu_available, padded_fused_attention
 from keras_tfm.layers.validation import (
     check_choice,
@@ -46,7 +47,8 @@ class MultiHeadAttention(keras.layers.Layer):
     float rounding (tests/layers/attention_implementations_test.py):
 
     * `"plain"`: the `(B, N, T, S)` scores, softmax in float32, `1 / sqrt(H)`
-      folded into the query projection's weights. TFLite builtins only. (One
+      folded into the query projection's weights (into its output when that
+      is smaller, as in decoding steps). TFLite builtins only. (One
       fused QKV matmul for self-attention was measured slower on CPU, on
       TensorFlow and on JAX, than three projections, and is not used.)
     * `"blockwise"`: `keras_tfm.layers.blockwise_attention`, exact attention
@@ -183,13 +185,19 @@ class MultiHeadAttention(keras.layers.Layer):
     # Projections -----------------------------------------------------------
 
     def _project(self, x, kernel, bias, scale=None):
-        if scale is not None:  # Folded into the (smaller) weights.
+        # The scale multiplies whichever is smaller: the kernel (D*N*H numbers,
+        # training and encoding) or the projected rows (B*T*N*H, decoding steps,
+        # where scaling the kernel would rewrite it at every token).
+        scale_rows = scale is not None and _smaller_than(x, 0, 1, kernel.shape[0])
+        if scale is not None and not scale_rows:
             kernel = kernel * ops.cast(scale, kernel.dtype)
             bias = None if bias is None else bias * ops.cast(scale, bias.dtype)
-        y = ops.einsum("btd,dnh->bnth", x, kernel)  # (B, N, T, H)
+        y = _dense(x, kernel, 1)  # (B, T, N, H)
         if bias is not None:
-            y = y + ops.expand_dims(bias, 1)  # (N, 1, H)
-        return y
+            y = y + bias
+        if scale_rows:
+            y = y * ops.cast(scale, y.dtype)
+        return ops.transpose(y, (0, 2, 1, 3))  # (B, N, T, H)
 
     def compute_key_value(self, key, value=None):
         """Projects `key`/`value` to a cache `(B, 2, N, S, H)`.
@@ -290,8 +298,7 @@ class MultiHeadAttention(keras.layers.Layer):
         else:
             kv_new = self.compute_key_value(key, value)  # (B, 2, N, T, H)
             index = ops.cast(cache_update_index, "int32")
-            zero = ops.zeros((), "int32")
-            cache = ops.slice_update(cache, (zero, zero, zero, index, zero), kv_new)
+            cache = write_step(cache, index, kv_new, axis=3)
             k, v = cache[:, 0], cache[:, 1]  # (B, N, L, H)
             causal_offset = index
 
@@ -308,7 +315,7 @@ class MultiHeadAttention(keras.layers.Layer):
             output = self._attend_blockwise(q, k, v, *parts)
         else:
             output = self._attend_fused(q, k, v, parts, implementation)
-        output = ops.einsum("bntv,nvo->bto", output, self.output_kernel)  # (B, T, O)
+        output = _dense(ops.transpose(output, (0, 2, 1, 3)), self.output_kernel, 2)  # (B, T, O)
         if self.output_bias is not None:
             output = output + self.output_bias
         results = (output,)
@@ -416,6 +423,29 @@ def _fused_cudnn_ok(layer, q):
         and str(q.dtype) in ("float16", "bfloat16")
         and h == layer.value_dim and h % 8 == 0 and h <= 128
     )
+
+
+def _dense(x, kernel, contracted):
+    """`x` `(B, T, *K)` times `kernel` `(*K, *F)`, with `contracted` = len(K) axes of each.
+
+    One 2-D matmul over the flattened axes rather than an einsum: on
+    TensorFlow's CPU kernels the projections' einsums and their gradients
+    cost more than plain matmuls with the same contraction (attention
+    forward+backward in `benchmarks/attention.py`: 0.78 of Keras MHA's time
+    with matmuls, 0.80 to 0.95 with einsums, runs on 2026-11-29). Both lower
+    to FULLY_CONNECTED in TFLite.
+    """
+    batch_shape = ops.shape(x)[:2]
+    inner = math.prod(kernel.shape[:contracted])
+    features = tuple(kernel.shape[contracted:])
+    y = ops.matmul(ops.reshape(x, (-1, inner)), ops.reshape(kernel, (inner, math.prod(features))))
+    return ops.reshape(y, tuple(batch_shape) + features)
+
+
+def _smaller_than(x, axis_a, axis_b, limit):
+    """Whether `x.shape[axis_a] * x.shape[axis_b]`, both static, is below `limit`."""
+    a, b = x.shape[axis_a], x.shape[axis_b]
+    return isinstance(a, int) and isinstance(b, int) and a * b < limit
 
 
 def _check_length(name, actual, expected, what):

@@ -4,9 +4,9 @@ Shape legend: B batch (times beams), Ly decoder layers, N heads, H head size,
 L `max_length` (decoder positions), S source length, V vocabulary.
 
 The self-attention cache is preallocated to `max_length` and written in place
-by index (`slice_update`), so every decoding step has the same static shapes
-and the whole loop compiles (XLA, TPU, TFLite). The cross-attention keys and
-values are projected once from the encoder output.
+by index (`keras_tfm.layers.cache_writes.write_step`), so every decoding step
+has the same static shapes and the whole loop compiles (XLA, TPU, TFLite). The
+cross-attention keys and values are projected once from the encoder output.
 
 Inside the decoding loops the cache is a tuple with one `(B, 2, N, L, H)`
 tensor per layer: each step writes one position of each in place. Stacking

@@ -52,7 +52,8 @@ def write_step(cache, index, new, axis):
 
     rank = len(cache.shape)
     whole = sum(1 << i for i in range(rank) if i != axis)  # Mask bits: take these axes whole.
-    stop = index + tf.shape(new)[axis]
+    width = new.shape[axis]
+    stop = index + (width if isinstance(width, int) else tf.shape(new)[axis])
     begin = tf.stack([index if i == axis else 0 for i in range(rank)])
     end = tf.stack([stop if i == axis else 0 for i in range(rank)])
     return tf.raw_ops.TensorStridedSliceUpdate(

@@ -188,7 +188,8 @@ class MultiHeadAttention(keras.layers.Layer):
         # The scale multiplies whichever is smaller: the kernel (D*N*H numbers,
         # training and encoding) or the projected rows (B*T*N*H, decoding steps,
         # where scaling the kernel would rewrite it at every token).
-        scale_rows = scale is not None and _smaller_than(x, 0, 1, kernel.shape[0])
+        rows = x.shape[0] * x.shape[1] if None not in x.shape[:2] else None
+        scale_rows = scale is not None and rows is not None and rows < kernel.shape[0]
         if scale is not None and not scale_rows:
             kernel = kernel * ops.cast(scale, kernel.dtype)
             bias = None if bias is None else bias * ops.cast(scale, bias.dtype)
@@ -440,12 +441,6 @@ def _dense(x, kernel, contracted):
     features = tuple(kernel.shape[contracted:])
     y = ops.matmul(ops.reshape(x, (-1, inner)), ops.reshape(kernel, (inner, math.prod(features))))
     return ops.reshape(y, tuple(batch_shape) + features)
-
-
-def _smaller_than(x, axis_a, axis_b, limit):
-    """Whether `x.shape[axis_a] * x.shape[axis_b]`, both static, is below `limit`."""
-    a, b = x.shape[axis_a], x.shape[axis_b]
-    return isinstance(a, int) and isinstance(b, int) and a * b < limit
 
 
 def _check_length(name, actual, expected, what):

@@ -108,23 +108,45 @@ def test_keras_implicit_mask_is_honoured():
     assert_allclose(ops.convert_to_numpy(implicit)[real], ops.convert_to_numpy(explicit)[real], atol=1e-6)
 
 
+@pytest.mark.parametrize("batch", [B, 1])  # One sequence reads the cache without slicing.
 @pytest.mark.parametrize("implementation", [{}, {"attention_impl": "blockwise", "block_size": 4}])
-def test_cache_decoding_matches_full_causal_attention(implementation):
+def test_cache_decoding_matches_full_causal_attention(implementation, batch):
     layer = MultiHeadAttention(num_heads=N, key_dim=H, **implementation)
-    full = ops.convert_to_numpy(layer(QUERY, use_causal_mask=True))
-    cache = ops.zeros((B, 2, N, T, H))
+    query = QUERY[:batch]
+    full = ops.convert_to_numpy(layer(query, use_causal_mask=True))
+    cache = ops.zeros((batch, 2, N, T, H))
     for t in range(T):
-        step, cache = layer(QUERY[:, t : t + 1], use_causal_mask=True, cache=cache, cache_update_index=t)
+        step, cache = layer(query[:, t : t + 1], use_causal_mask=True, cache=cache, cache_update_index=t)
         assert_allclose(step[:, 0], full[:, t], atol=1e-5)
 
 
-def test_precomputed_cross_attention_cache():
+@pytest.mark.parametrize("batch", [B, 1])
+def test_precomputed_cross_attention_cache(batch):
     layer = MultiHeadAttention(num_heads=N, key_dim=H)
-    mask = padding_mask()
-    full = layer(QUERY, VALUE, padding_mask=mask)
-    cache = layer.compute_key_value(VALUE)
-    cached, _ = layer(QUERY, padding_mask=mask, cache=cache)
+    mask = padding_mask()[:batch]
+    full = layer(QUERY[:batch], VALUE[:batch], padding_mask=mask)
+    cache = layer.compute_key_value(VALUE[:batch])
+    cached, _ = layer(QUERY[:batch], padding_mask=mask, cache=cache)
     assert_allclose(cached, full, atol=1e-6)
+
+
+@pytest.mark.tf_only
+@pytest.mark.parametrize("batch, reads_by_slicing", [(1, False), (B, True)])
+def test_tensorflow_reads_a_one_sequence_cache_without_copying(batch, reads_by_slicing):
+    # `cache[:, 0]` copies half the cache at every step on TensorFlow; with one
+    # sequence the keys and values are split off the leading axis (a view).
+    import tensorflow as tf
+
+    layer = MultiHeadAttention(num_heads=N, key_dim=H)
+    layer(QUERY[:1])
+    cache = tf.zeros((batch, 2, N, T, H))
+    step = tf.function(
+        lambda x, cache: layer(x, use_causal_mask=True, cache=cache, cache_update_index=2)
+    )
+    graph = step.get_concrete_function(tf.constant(QUERY[:batch, :1]), cache).graph
+    op_types = {op.type for op in graph.get_operations()}
+    assert ("StridedSlice" in op_types) == reads_by_slicing
+    assert ("Unpack" in op_types) != reads_by_slicing
 
 
 def test_causal_mask_offsets():

@@ -55,7 +55,7 @@ class LiteRTTranslator:
             )
         self._runners = {name: self.interpreter.get_signature_runner(name) for name in signatures}
         cache = self._runners["decode_step"].get_input_details()["self_attention"]
-        self.cache_shape = tuple(cache["shape_signature"])  # (Ly, B, 2, N, L, H); B is -1 if any
+        self.cache_shape = tuple(cache["shape_signature"])  # (Ly, 2, B, N, L, H); B is -1 if any
         self.cache_dtype = cache["dtype"]
         self.max_length = int(self.cache_shape[4])
         batch = int(self._runners["translate"].get_input_details()["texts"]["shape_signature"][0])
@@ -100,8 +100,8 @@ class LiteRTTranslator:
         source_ids = np.asarray(source_ids, np.int32)
         batch = len(source_ids)
         encoded = self._runners["encode"](source_ids=source_ids)
-        shape = (self.cache_shape[0], batch) + self.cache_shape[2:]
-        cache = np.zeros(shape, self.cache_dtype)  # (Ly, B, 2, N, L, H)
+        shape = self.cache_shape[:2] + (batch,) + self.cache_shape[3:]
+        cache = np.zeros(shape, self.cache_dtype)  # (Ly, 2, B, N, L, H)
         tokens = np.zeros((batch, self.max_length), np.int32)
         previous = np.full((batch, 1), START_ID, np.int32)
         finished = np.zeros(batch, bool)

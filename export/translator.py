@@ -272,7 +272,7 @@ def _step_differences(interpreter, model, max_length, source, path_ids):
     encoder_output, _ = model.encode(source, training=False)
     encoder_diff = float(np.max(np.abs(lite["encoder_output"] - np.asarray(encoder_output))))
     cache = generation.DecoderCache.create(model, source, max_length)
-    keras_cache = cache.self_attention  # (Ly, B, 2, N, L, H)
+    keras_cache = cache.self_attention  # (Ly, 2, B, N, L, H)
     lite_cache = np.zeros(tuple(keras_cache.shape), lite["cross_attention"].dtype)
     logit_diff = 0.0
     for step in range(max_length):

@@ -12,8 +12,8 @@ tensorflow-text tokenizers and exposes `tf.function`s with fixed signatures:
 | `translate`                | string `(B,)`                       | `translation` string `(B,)`, `token_ids` int32 `(B, L)`, `scores` `(B,)`, `lengths` `(B,)`, `truncated` bool `(B,)` |
 | `translate_with_attention` | string `(B,)`                       | as `translate`, plus `encoder_attention` `(B, Le, N, S, S)`, `decoder_attention` `(B, Ly, N, L, L)`, `cross_attention` `(B, Ly, N, L, S)` |
 | `tokenize`                 | string `(B,)`                       | `source_ids` int32 `(B, S)`, `truncated` bool `(B,)` |
-| `encode`                   | `source_ids` int32 `(B, S)`         | `encoder_output` `(B, S, D)`, `cross_attention` `(Ly, B, 2, N, S, H)`, `source_mask` bool `(B, S)` |
-| `decode_step`              | `token_ids` int32 `(B, 1)`, `step` int32 `()`, `self_attention` `(Ly, B, 2, N, L, H)`, `cross_attention`, `source_mask` | `logits` float32 `(B, V)`, `self_attention` (updated) |
+| `encode`                   | `source_ids` int32 `(B, S)`         | `encoder_output` `(B, S, D)`, `cross_attention` `(Ly, 2, B, N, S, H)`, `source_mask` bool `(B, S)` |
+| `decode_step`              | `token_ids` int32 `(B, 1)`, `step` int32 `()`, `self_attention` `(Ly, 2, B, N, L, H)`, `cross_attention`, `source_mask` | `logits` float32 `(B, V)`, `self_attention` (updated) |
 | `detokenize`               | `token_ids` int32 `(B, L)`          | `translation` string `(B,)` |
 
 Input rules, the same in Keras, the SavedModel and TFLite:
@@ -121,7 +121,7 @@ class TranslatorModule(tf.Module):
         self.batch_size = batch_size
         blocks = model.decoder.blocks
         attention = blocks[0].self_attention
-        self.cache_shape = (len(blocks), batch_size, 2, attention.num_heads, max_length, attention.key_dim)
+        self.cache_shape = (len(blocks), 2, batch_size, attention.num_heads, max_length, attention.key_dim)
         self.cross_shape = self.cache_shape[:4] + (max_source_length, attention.key_dim)
         self.cache_dtype = model.compute_dtype
 
@@ -207,7 +207,7 @@ class TranslatorModule(tf.Module):
         encoder_output, source_mask = self.model.encode(source_ids, training=False)  # (B, S, D)
         cross = ops.stack(
             [b.compute_cross_attention_cache(encoder_output) for b in self.model.decoder.blocks]
-        )  # (Ly, B, 2, N, S, H)
+        )  # (Ly, 2, B, N, S, H)
         return {"encoder_output": encoder_output, "cross_attention": cross, "source_mask": source_mask}
 
     def _decode_step(self, token_ids, step, self_attention, cross_attention, source_mask):

@@ -96,7 +96,7 @@ def beam_search(
         tokens = ops.take_along_axis(tokens, gather, axis=1)
         tokens = write_step(tokens, index, ops.expand_dims(token, -1), axis=2)
         flat_beam = ops.reshape(beam_offsets + ops.cast(beam, "int32"), (-1,))  # (B*K,)
-        self_cache = tuple(ops.take(c, flat_beam, axis=0) for c in self_cache)
+        self_cache = tuple(ops.take(c, flat_beam, axis=1) for c in self_cache)
         previous = ops.reshape(token, (-1, 1))
         return index + 1, tokens, log_prob, lengths, finished, self_cache, previous
 

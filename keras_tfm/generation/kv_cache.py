@@ -8,9 +8,9 @@ by index (`keras_tfm.layers.cache_writes.write_step`), so every decoding step
 has the same static shapes and the whole loop compiles (XLA, TPU, TFLite). The
 cross-attention keys and values are projected once from the encoder output.
 
-Inside the decoding loops the cache is a tuple with one `(B, 2, N, L, H)`
+Inside the decoding loops the cache is a tuple with one `(2, B, N, L, H)`
 tensor per layer: each step writes one position of each in place. Stacking
-them into one `(Ly, B, 2, N, L, H)` tensor would copy the whole cache every
+them into one `(Ly, 2, B, N, L, H)` tensor would copy the whole cache every
 step (an unstack and a stack per token), which at batch 1 costs as much as
 the step's matmuls. The stacked form is the boundary format for callers that
 hold the cache themselves (the exported `decode_step` signature).
@@ -25,11 +25,11 @@ class DecoderCache:
     """Everything a decoding step needs besides the new token and its index.
 
     Attributes:
-        layers_self_attention: tuple of Ly `(B, 2, N, L, H)`, written step by step.
-        layers_cross_attention: tuple of Ly `(B, 2, N, S, H)`, fixed.
+        layers_self_attention: tuple of Ly `(2, B, N, L, H)`, written step by step.
+        layers_cross_attention: tuple of Ly `(2, B, N, S, H)`, fixed.
         source_mask: boolean `(B, S)`.
         self_attention, cross_attention: the same caches stacked,
-            `(Ly, B, 2, N, L, H)` and `(Ly, B, 2, N, S, H)`.
+            `(Ly, 2, B, N, L, H)` and `(Ly, 2, B, N, S, H)`.
     """
 
     def __init__(self, layers_self_attention, layers_cross_attention, source_mask):
@@ -56,15 +56,15 @@ class DecoderCache:
         self_attention = []
         for block in blocks:
             attention = block.self_attention
-            shape = (batch, 2, attention.num_heads, max_length, attention.key_dim)
-            self_attention.append(ops.zeros(shape, dtype=cross[0].dtype))  # (B, 2, N, L, H)
+            shape = (2, batch, attention.num_heads, max_length, attention.key_dim)
+            self_attention.append(ops.zeros(shape, dtype=cross[0].dtype))  # (2, B, N, L, H)
         return cls(self_attention, cross, source_mask)
 
     def repeat(self, times):
         """Each example repeated `times` times along the batch (one per beam)."""
         return DecoderCache(
-            [ops.repeat(c, times, axis=0) for c in self.layers_self_attention],
-            [ops.repeat(c, times, axis=0) for c in self.layers_cross_attention],
+            [ops.repeat(c, times, axis=1) for c in self.layers_self_attention],
+            [ops.repeat(c, times, axis=1) for c in self.layers_cross_attention],
             ops.repeat(self.source_mask, times, axis=0),
         )
 
@@ -77,8 +77,8 @@ def decode_step(model, token_ids, index, self_attention, cross_attention, source
         token_ids: int `(B, 1)`, the token at position `index`.
         index: int scalar, the position being fed (0 for the start token).
         self_attention: the self-attention cache, either stacked
-            `(Ly, B, 2, N, L, H)` or a tuple of Ly `(B, 2, N, L, H)`.
-        cross_attention: `(Ly, B, 2, N, S, H)` or a tuple of Ly `(B, 2, N, S, H)`.
+            `(Ly, 2, B, N, L, H)` or a tuple of Ly `(2, B, N, L, H)`.
+        cross_attention: `(Ly, 2, B, N, S, H)` or a tuple of Ly `(2, B, N, S, H)`.
         source_mask: boolean `(B, S)`.
 
     Returns:

@@ -35,7 +35,7 @@ def write_step(cache, index, new, axis):
     """`cache` with `new` written at `index` along `axis` (all other axes whole).
 
     Args:
-        cache: the preallocated tensor, e.g. `(B, 2, N, L, H)`.
+        cache: the preallocated tensor, e.g. `(2, B, N, L, H)`.
         index: int scalar (may be a tensor), the first position written.
         new: the values, `cache`'s shape except `new.shape[axis]` positions.
         axis: the position axis (non-negative).

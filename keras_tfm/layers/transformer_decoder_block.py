@@ -21,7 +21,7 @@ class TransformerDecoderBlock(BlockArgs, keras.layers.Layer):
     (teacher forcing). Built without an encoder output, the block has no
     cross-attention (a decoder-only block).
 
-    For sequential decoding pass `self_attention_cache` `(B, 2, N, L, H)` and
+    For sequential decoding pass `self_attention_cache` `(2, B, N, L, H)` and
     `cache_update_index`: the new step's keys/values are written into the
     cache at that index and the updated cache is returned. Pass
     `cross_attention_cache` (from `compute_cross_attention_cache`) to reuse
@@ -37,9 +37,9 @@ class TransformerDecoderBlock(BlockArgs, keras.layers.Layer):
         encoder_padding_mask: boolean `(B, S)` for the source.
         self_attention_mask: extra boolean `(B, T, T)` (or `(B, T, L)` with a cache).
         cross_attention_mask: boolean `(B, T, S)`.
-        self_attention_cache: `(B, 2, N, L, H)`.
+        self_attention_cache: `(2, B, N, L, H)`.
         cache_update_index: where this step's keys/values are written.
-        cross_attention_cache: `(B, 2, N, S, H)`; replaces `encoder_output`.
+        cross_attention_cache: `(2, B, N, S, H)`; replaces `encoder_output`.
         return_attention_scores: also return `{"self": (B, N, T, T|L), "cross": (B, N, T, S)}`.
         training: enables dropout.
 
@@ -115,7 +115,7 @@ class TransformerDecoderBlock(BlockArgs, keras.layers.Layer):
         self.built = True
 
     def compute_cross_attention_cache(self, encoder_output):
-        """The encoder's keys/values for this block, `(B, 2, N, S, H)`, computed once."""
+        """The encoder's keys/values for this block, `(2, B, N, S, H)`, computed once."""
         return self.cross_attention.compute_key_value(encoder_output)
 
     def call(

@@ -27,8 +27,8 @@ class TransformerDecoder(TransformerStack):
             start token), 0 for padding.
         encoder_output: `(B, S, D)`.
         encoder_padding_mask: boolean `(B, S)`.
-        self_attention_caches: list of `(B, 2, N, L, H)`, one per block.
-        cross_attention_caches: list of `(B, 2, N, S, H)`, replacing `encoder_output`.
+        self_attention_caches: list of `(2, B, N, L, H)`, one per block.
+        cross_attention_caches: list of `(2, B, N, S, H)`, replacing `encoder_output`.
         cache_update_index: position of `token_ids[:, 0]` when decoding with caches.
         return_attention_scores: also return a list of per-block dicts.
         training: enables dropout.

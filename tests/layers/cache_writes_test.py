@@ -5,7 +5,7 @@ from keras import ops
 from keras_tfm.layers.cache_writes import portable_cache_writes, write_step
 
 rng = np.random.default_rng(0)
-CACHE = rng.normal(size=(2, 2, 3, 7, 4)).astype("float32")  # (B, 2, N, L, H)
+CACHE = rng.normal(size=(2, 2, 3, 7, 4)).astype("float32")  # (2, B, N, L, H)
 
 
 def expected(cache, index, new, axis):

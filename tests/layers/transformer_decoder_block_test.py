@@ -33,7 +33,7 @@ def test_causal():
 def test_cached_steps_match_the_parallel_pass():
     block = TransformerDecoderBlock(num_heads=4, intermediate_dim=32)
     full = ops.convert_to_numpy(block(X, ENC))
-    cache = ops.zeros((2, 2, 4, 5, 4))
+    cache = ops.zeros((2, 2, 4, 5, 4))  # (2, B, N, L, H)
     cross = block.compute_cross_attention_cache(ENC)
     for t in range(5):
         step, cache = block(X[:, t : t + 1], self_attention_cache=cache, cache_update_index=t, cross_attention_cache=cross)

@@ -200,7 +200,7 @@ def bench_translator(args):
 
         def lite_decode():
             encoded = encode(source_ids=source)
-            cache = np.zeros((3, batch, 2, 4, length, 64), np.float32)
+            cache = np.zeros(module.cache_shape, np.float32)  # (Ly, 2, B, N, L, H)
             token = np.ones((batch, 1), np.int32)
             for t in range(length):
                 out = step(token_ids=token, step=np.array(t, np.int32), self_attention=cache,
@@ -210,7 +210,7 @@ def bench_translator(args):
 
         def tf_decode():
             encoded = module.encode(tf.constant(source))
-            cache = tf.zeros((3, batch, 2, 4, length, 64))
+            cache = tf.zeros(module.cache_shape)
             token = tf.ones((batch, 1), tf.int32)
             for t in range(length):
                 out = module.decode_step(token, tf.constant(t), cache, encoded["cross_attention"],

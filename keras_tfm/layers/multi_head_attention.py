@@ -288,6 +288,8 @@ class MultiHeadAttention(keras.layers.Layer):
             value_mask = key_mask
         key = value if key is None else key
 
+        if cache is not None:
+            _check_cache(cache, query)
         scale = 1.0 / math.sqrt(self.key_dim)  # Folded into the query projection.
         causal_offset = None
         q = self._project(query, self.query_kernel, self.query_bias, scale)  # (B, N, T, H)
@@ -426,6 +428,18 @@ def _fused_cudnn_ok(layer, q):
     )
 
 
+def _check_cache(cache, query):
+    check_rank("cache", cache.shape, 5)
+    pair, batch = cache.shape[0], cache.shape[1]
+    batch_differs = None not in (batch, query.shape[0]) and batch != query.shape[0]
+    if pair not in (2, None) or batch_differs:
+        raise ValueError(
+            "`cache` must have shape (2, B, N, L, H): keys, then values, for the "
+            f"query's batch. Received: cache.shape={tuple(cache.shape)} with "
+            f"query.shape={tuple(query.shape)}"
+        )
+
+
 def _keys_and_values(cache):
     """The keys and values `(B, N, L, H)` of a cache `(2, B, N, L, H)`.
 
@@ -435,8 +449,7 @@ def _keys_and_values(cache):
     decoding step and in every layer (`benchmarks/generation.py --batch 8
     --lengths 512`: 50 against 37 ms per step on the 2-core CPU).
     """
-    keys, values = ops.unstack(cache, 2, axis=0)
-    return keys, values
+    return tuple(ops.unstack(cache, 2, axis=0))
 
 
 def _dense(x, kernel, contracted):

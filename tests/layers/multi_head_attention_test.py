@@ -130,6 +130,20 @@ def test_precomputed_cross_attention_cache(batch):
     assert_allclose(cached, full, atol=1e-6)
 
 
+@pytest.mark.parametrize(
+    "shape, message",
+    [
+        ((2, 3, N, T, H), r"cache.shape=\(2, 3, 4, 5, 4\) with query.shape=\(2, 1, 16\)"),
+        ((3, B, N, T, H), r"must have shape \(2, B, N, L, H\).*cache.shape=\(3, 2, 4, 5, 4\)"),
+        ((2, B, N, T), r"`cache` must have rank 5"),
+    ],
+)
+def test_bad_cache_shapes(shape, message):
+    layer = MultiHeadAttention(num_heads=N, key_dim=H)
+    with pytest.raises(ValueError, match=message):
+        layer(QUERY[:, :1], use_causal_mask=True, cache=ops.zeros(shape), cache_update_index=0)
+
+
 @pytest.mark.tf_only
 @pytest.mark.parametrize("batch", [1, B])
 def test_tensorflow_reads_the_cache_without_copying(batch):

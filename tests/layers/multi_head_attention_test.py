@@ -108,7 +108,7 @@ def test_keras_implicit_mask_is_honoured():
     assert_allclose(ops.convert_to_numpy(implicit)[real], ops.convert_to_numpy(explicit)[real], atol=1e-6)
 
 
-@pytest.mark.parametrize("batch", [B, 1])  # One sequence reads the cache without slicing.
+@pytest.mark.parametrize("batch", [B, 1])
 @pytest.mark.parametrize("implementation", [{}, {"attention_impl": "blockwise", "block_size": 4}])
 def test_cache_decoding_matches_full_causal_attention(implementation, batch):
     layer = MultiHeadAttention(num_heads=N, key_dim=H, **implementation)

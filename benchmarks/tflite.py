@@ -10,10 +10,18 @@ Usage: python benchmarks/tflite.py [--threads 1 --runs 20 --rounds 3 --fashion_e
    but for attention's batched matmuls and softmax and LayerNorm's
    statistics, `tflite_utils.INT8_FLOAT_OPS`) and full-integer int8
    (calibrated on 8 random images; only the latency counts here).
+   Beside them, in each precision, the matmul floor: a network of the same
+   size that does only ViT-Ti's matrix products (the patch convolution and
+   every FULLY_CONNECTED and BATCH_MATMUL of the 12 blocks, with the
+   reshapes and transposes between heads), and no normalisation, softmax,
+   GELU or residual. Any ViT-Ti/16 needs at least these products, so no
+   implementation converted by this converter and run by this interpreter
+   can be much faster than the floor; it bounds what the targets can ask.
    Interleaved rounds, the best round's median counts, as wall-clock ms and
    as the calling thread's CPU ms (steadier on a shared machine; LiteRT runs
    one thread in the caller). Prints ms and ours/keras-hub (< 1: ours
-   faster), and our float32/int8 speed-ups.
+   faster), each model over the floor, and our float32/int8 speed-ups next
+   to the floor's.
    Targets: float32 <= 0.9x keras-hub's latency; int8 >= 1.5x faster than
    our float32.
 2. Top-1 on Fashion-MNIST: a small ViT (28x28, patch 4, 4 blocks of width
@@ -69,6 +77,41 @@ def vit_backbones():
     return {"keras_tfm": ours, "keras_hub": peer}
 
 
+def matmul_floor(image_size=224, patch_size=16, num_layers=12, hidden_dim=192, num_heads=3, intermediate_dim=768):
+    """ViT-Ti/16's matrix products alone: `(1, 197, 192)` out, like the backbones.
+
+    Per block: query, key and value projections, the two attention matmuls
+    per head, the output projection and the two MLP layers (ReLU, which
+    TFLite fuses into the matmul). Initialisers keep activations near 1
+    through the 12 blocks, so no float overflows or denormals skew timings.
+    """
+    width, heads, head = hidden_dim, num_heads, hidden_dim // num_heads
+    seeds = iter(range(10**6))
+
+    def dense(units, scale=1.0, activation=None):
+        # A seed per layer: the converter merges layers with equal weights
+        # and inputs (query, key and value would become one matmul).
+        initializer = keras.initializers.RandomNormal(stddev=scale / np.sqrt(width), seed=next(seeds))
+        return keras.layers.Dense(units, activation=activation, kernel_initializer=initializer)
+
+    images = keras.Input((image_size, image_size, 3), batch_size=1)
+    x = keras.layers.Conv2D(width, patch_size, strides=patch_size)(images)
+    x = keras.ops.reshape(x, (1, -1, width))
+    x = keras.ops.concatenate([keras.ops.zeros((1, 1, width)), x], axis=1)  # Where the class token goes.
+    tokens = x.shape[1]
+
+    def heads_first(y):
+        return keras.ops.transpose(keras.ops.reshape(y, (1, tokens, heads, head)), (0, 2, 1, 3))
+
+    for _ in range(num_layers):
+        q, k, v = (heads_first(dense(width)(x)) for _ in range(3))
+        scores = keras.ops.matmul(q, keras.ops.swapaxes(k, -1, -2))  # No softmax: products only.
+        attended = keras.ops.transpose(keras.ops.matmul(scores, v), (0, 2, 1, 3))
+        x = dense(width, scale=0.01)(keras.ops.reshape(attended, (1, tokens, width)))
+        x = dense(width, scale=0.5)(dense(intermediate_dim, activation="relu")(x))
+    return keras.Model(images, x, name="matmul_floor")
+
+
 def convert_backbone(model, quantize):
     module = Backbone(model, (1, 224, 224, 3))
     rng = np.random.default_rng(0)
@@ -103,6 +146,7 @@ def runner_of(flatbuffer, threads):
 def bench_vit(args):
     precisions = args.precisions.split(",")
     models = vit_backbones()
+    models["floor"] = matmul_floor(**TI16)  # Keys in order: keras_tfm, keras_hub, floor.
     runners = {}
     for name, model in models.items():
         for quantize in precisions:
@@ -118,18 +162,25 @@ def bench_vit(args):
                 best[key + (clock,)] = min(best.get(key + (clock,), np.inf), ms)
     print(f"\nViT-Ti/16, 224x224, batch 1, {args.threads} thread(s): median ms per forward "
           f"(best of {args.rounds} rounds), wall clock / calling thread's CPU time")
-    print(f"{'precision':>14} {'keras_tfm':>13} {'keras_hub':>13} {'ours/peer':>10} {'ours MB':>8} {'peer MB':>8}")
+    print(f"{'precision':>14} {'keras_tfm':>13} {'keras_hub':>13} {'floor':>13} {'ours/peer':>10} "
+          f"{'ours/floor':>10} {'peer/floor':>10} {'ours MB':>8} {'peer MB':>8}")
     for quantize in precisions:
-        ours = [best["keras_tfm", quantize, c] for c in ("wall", "cpu")]
-        peer = [best["keras_hub", quantize, c] for c in ("wall", "cpu")]
+        ours, peer, floor = ([best[name, quantize, clock] for clock in ("wall", "cpu")] for name in models)
         print(f"{quantize:>14} {ours[0]:6.1f}/{ours[1]:6.1f} {peer[0]:6.1f}/{peer[1]:6.1f} "
-              f"{ours[1] / peer[1]:10.3f} {runners['keras_tfm', quantize][1] / 1e6:8.2f} "
+              f"{floor[0]:6.1f}/{floor[1]:6.1f} {ours[1] / peer[1]:10.3f} {ours[1] / floor[1]:10.3f} "
+              f"{peer[1] / floor[1]:10.3f} {runners['keras_tfm', quantize][1] / 1e6:8.2f} "
               f"{runners['keras_hub', quantize][1] / 1e6:8.2f}")
+    print("(ratios from CPU time)")
+    if "none" in precisions:
+        needed = 0.9 * best["keras_hub", "none", "cpu"]
+        print(f"float32 <= 0.9x keras-hub needs <= {needed:.1f} ms: "
+              f"{needed / best['floor', 'none', 'cpu']:.2f}x the float32 matmul floor")
     for quantize in precisions:
         if "none" in precisions and quantize != "none":
-            wall = best["keras_tfm", "none", "wall"] / best["keras_tfm", quantize, "wall"]
-            cpu = best["keras_tfm", "none", "cpu"] / best["keras_tfm", quantize, "cpu"]
-            print(f"our float32 / our {quantize}: {wall:.2f}x wall, {cpu:.2f}x CPU")
+            wall, cpu = (best["keras_tfm", "none", c] / best["keras_tfm", quantize, c] for c in ("wall", "cpu"))
+            floor = best["floor", "none", "cpu"] / best["floor", quantize, "cpu"]
+            print(f"our float32 / our {quantize}: {wall:.2f}x wall, {cpu:.2f}x CPU "
+                  f"(the floor's float32 / {quantize}: {floor:.2f}x CPU)")
 
 
 def bench_fashion(args):

@@ -112,13 +112,14 @@ def matmul_floor(image_size=224, patch_size=16, num_layers=12, hidden_dim=192, n
     return keras.Model(images, x, name="matmul_floor")
 
 
-def convert_backbone(model, quantize):
-    module = Backbone(model, (1, 224, 224, 3))
+def convert_backbone(model, quantize, image_size=224):
+    shape = (1, image_size, image_size, 3)
+    module = Backbone(model, shape)
     rng = np.random.default_rng(0)
 
     def representative_dataset():
         for _ in range(8):
-            yield [rng.uniform(-1, 1, (1, 224, 224, 3)).astype(np.float32)]
+            yield [rng.uniform(-1, 1, shape).astype(np.float32)]
 
     return tflite_utils.convert(
         [module.forward.get_concrete_function()], module, quantize,

@@ -36,6 +36,7 @@ Usage: python benchmarks/tflite.py [--threads 1 --runs 20 --rounds 3 --fashion_e
 """
 
 import argparse
+import itertools
 import os
 import sys
 import tempfile
@@ -81,18 +82,21 @@ def matmul_floor(image_size=224, patch_size=16, num_layers=12, hidden_dim=192, n
     """ViT-Ti/16's matrix products alone: `(1, 197, 192)` out, like the backbones.
 
     Per block: query, key and value projections, the two attention matmuls
-    per head, the output projection and the two MLP layers (ReLU, which
-    TFLite fuses into the matmul). Initialisers keep activations near 1
-    through the 12 blocks, so no float overflows or denormals skew timings.
+    per head, the output projection and the two MLP layers. Without
+    normalisation the activations would shrink into float32's denormal range
+    (slow on x86: the floor would be too high) or grow to infinity, so every
+    projection clips its output to [0, 6] (ReLU6, which TFLite fuses into
+    the matmul at no cost) and each kernel is scaled to give unit standard
+    deviation on a random image.
     """
     width, heads, head = hidden_dim, num_heads, hidden_dim // num_heads
-    seeds = iter(range(10**6))
+    seeds = itertools.count()
 
-    def dense(units, scale=1.0, activation=None):
+    def dense(units):
         # A seed per layer: the converter merges layers with equal weights
         # and inputs (query, key and value would become one matmul).
-        initializer = keras.initializers.RandomNormal(stddev=scale / np.sqrt(width), seed=next(seeds))
-        return keras.layers.Dense(units, activation=activation, kernel_initializer=initializer)
+        initializer = keras.initializers.RandomNormal(seed=next(seeds))
+        return keras.layers.Dense(units, activation="relu6", kernel_initializer=initializer)
 
     images = keras.Input((image_size, image_size, 3), batch_size=1)
     x = keras.layers.Conv2D(width, patch_size, strides=patch_size)(images)
@@ -107,9 +111,16 @@ def matmul_floor(image_size=224, patch_size=16, num_layers=12, hidden_dim=192, n
         q, k, v = (heads_first(dense(width)(x)) for _ in range(3))
         scores = keras.ops.matmul(q, keras.ops.swapaxes(k, -1, -2))  # No softmax: products only.
         attended = keras.ops.transpose(keras.ops.matmul(scores, v), (0, 2, 1, 3))
-        x = dense(width, scale=0.01)(keras.ops.reshape(attended, (1, tokens, width)))
-        x = dense(width, scale=0.5)(dense(intermediate_dim, activation="relu")(x))
-    return keras.Model(images, x, name="matmul_floor")
+        x = dense(width)(keras.ops.reshape(attended, (1, tokens, width)))
+        x = dense(width)(dense(intermediate_dim)(x))
+    model = keras.Model(images, x, name="matmul_floor")
+    sample = np.random.default_rng(0).uniform(-1, 1, (1, image_size, image_size, 3)).astype("float32")
+    for layer in model.layers:  # In order, so each layer sees unit-scale inputs.
+        if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense)):
+            std = float(np.std(keras.Model(images, layer.output)(sample)))
+            kernel, bias = layer.get_weights()
+            layer.set_weights([kernel / std, bias])
+    return model
 
 
 def convert_backbone(model, quantize, image_size=224):

@@ -83,11 +83,11 @@ def matmul_floor(image_size=224, patch_size=16, num_layers=12, hidden_dim=192, n
 
     Per block: query, key and value projections, the two attention matmuls
     per head, the output projection and the two MLP layers. Without
-    normalisation the activations would shrink into float32's denormal range
-    (slow on x86: the floor would be too high) or grow to infinity, so every
-    projection clips its output to [0, 6] (ReLU6, which TFLite fuses into
-    the matmul at no cost) and each kernel is scaled to give unit standard
-    deviation on a random image.
+    normalisation the activations decay to zero or overflow (attention is
+    cubic in its input's scale), which no real model feeds its matmuls, so
+    every projection clips its output to [0, 6] (ReLU6, which TFLite fuses
+    into the matmul at no cost) and each kernel is scaled to give unit
+    standard deviation on a random image.
     """
     width, heads, head = hidden_dim, num_heads, hidden_dim // num_heads
     seeds = itertools.count()

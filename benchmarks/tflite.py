@@ -158,7 +158,7 @@ def runner_of(flatbuffer, threads):
 def bench_vit(args):
     precisions = args.precisions.split(",")
     models = vit_backbones()
-    models["floor"] = matmul_floor(**TI16)  # Keys in order: keras_tfm, keras_hub, floor.
+    models["floor"] = matmul_floor(**TI16)
     runners = {}
     for name, model in models.items():
         for quantize in precisions:
@@ -177,7 +177,9 @@ def bench_vit(args):
     print(f"{'precision':>14} {'keras_tfm':>13} {'keras_hub':>13} {'floor':>13} {'ours/peer':>10} "
           f"{'ours/floor':>10} {'peer/floor':>10} {'ours MB':>8} {'peer MB':>8}")
     for quantize in precisions:
-        ours, peer, floor = ([best[name, quantize, clock] for clock in ("wall", "cpu")] for name in models)
+        ours, peer, floor = (
+            [best[name, quantize, clock] for clock in ("wall", "cpu")] for name in ("keras_tfm", "keras_hub", "floor")
+        )
         print(f"{quantize:>14} {ours[0]:6.1f}/{ours[1]:6.1f} {peer[0]:6.1f}/{peer[1]:6.1f} "
               f"{floor[0]:6.1f}/{floor[1]:6.1f} {ours[1] / peer[1]:10.3f} {ours[1] / floor[1]:10.3f} "
               f"{peer[1] / floor[1]:10.3f} {runners['keras_tfm', quantize][1] / 1e6:8.2f} "

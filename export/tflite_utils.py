@@ -4,8 +4,11 @@ The Python LiteRT runtimes of TF 2.21 have no Flex delegate, so every model
 here converts with `OpsSet.TFLITE_BUILTINS` alone; the only custom ops
 allowed are tensorflow-text's, which run through its op registrar
 (`tf_text.tflite_registrar.SELECT_TFTEXT_OPS`). `operator_names` reads the
-op list from the flatbuffer itself, so tests assert on what the file holds.
+op list from the flatbuffer itself (`operator_counts` how often each op
+occurs), so tests assert on what the file holds.
 """
+
+import collections
 
 import tensorflow as tf
 
@@ -193,23 +196,35 @@ def operator_names(flatbuffer):
     return sorted(set(_opcode_names(schema.Model.GetRootAs(flatbuffer, 0), schema)))
 
 
+def _operators(model, schema):
+    """`(name, operator, subgraph)` for every operator of every subgraph of a parsed model."""
+    names = _opcode_names(model, schema)
+    for g in range(model.SubgraphsLength()):
+        graph = model.Subgraphs(g)
+        for i in range(graph.OperatorsLength()):
+            op = graph.Operators(i)
+            yield names[op.OpcodeIndex()], op, graph
+
+
+def operator_counts(flatbuffer):
+    """How many times each op name occurs in the flatbuffer, over all subgraphs (a `Counter`)."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    model = schema.Model.GetRootAs(flatbuffer, 0)
+    return collections.Counter(name for name, _, _ in _operators(model, schema))
+
+
 def float_operator_names(flatbuffer):
     """The sorted names of the ops that compute in float32 (a float32 first
     input), QUANTIZE and DEQUANTIZE aside: what a quantized file leaves in float."""
     from ai_edge_litert import schema_py_generated as schema
 
-    model = schema.Model.GetRootAs(flatbuffer, 0)
-    names = _opcode_names(model, schema)
     found = set()
-    for g in range(model.SubgraphsLength()):
-        graph = model.Subgraphs(g)
-        for i in range(graph.OperatorsLength()):
-            op = graph.Operators(i)
-            name = names[op.OpcodeIndex()]
-            if name in ("QUANTIZE", "DEQUANTIZE") or op.InputsLength() == 0 or op.Inputs(0) < 0:
-                continue
-            if graph.Tensors(op.Inputs(0)).Type() == schema.TensorType.FLOAT32:
-                found.add(name)
+    for name, op, graph in _operators(schema.Model.GetRootAs(flatbuffer, 0), schema):
+        if name in ("QUANTIZE", "DEQUANTIZE") or op.InputsLength() == 0 or op.Inputs(0) < 0:
+            continue
+        if graph.Tensors(op.Inputs(0)).Type() == schema.TensorType.FLOAT32:
+            found.add(name)
     return sorted(found)
 
 

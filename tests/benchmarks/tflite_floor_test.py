@@ -5,7 +5,6 @@ exactly the products of our ViT: if the converter merged or dropped any (it
 merges layers with equal weights and inputs), the floor would be too low.
 """
 
-import collections
 import importlib.util
 import os
 
@@ -15,8 +14,6 @@ import pytest
 
 if keras.backend.backend() != "tensorflow":
     pytest.skip("TFLite conversion needs the TensorFlow backend", allow_module_level=True)
-
-from ai_edge_litert import schema_py_generated as schema  # noqa: E402
 
 from export import tflite_utils  # noqa: E402
 from keras_tfm.models import VisionTransformer  # noqa: E402
@@ -33,25 +30,19 @@ def load_benchmark():
     return module
 
 
-def op_counts(flatbuffer):
-    model = schema.Model.GetRootAs(flatbuffer, 0)
-    names = tflite_utils._opcode_names(model, schema)
-    graph = model.Subgraphs(0)
-    return collections.Counter(names[graph.Operators(i).OpcodeIndex()] for i in range(graph.OperatorsLength()))
-
-
 def test_floor_has_exactly_the_vits_matrix_products():
     benchmark = load_benchmark()
     ours = VisionTransformer(image_size=32, include_top=False, **SIZE)
     ours.build((None, 32, 32, 3))
-    vit_ops = op_counts(benchmark.convert_backbone(ours, "none", image_size=32))
-    floor_ops = op_counts(benchmark.convert_backbone(benchmark.matmul_floor(image_size=32, **SIZE), "none", 32))
+    floor = benchmark.matmul_floor(image_size=32, **SIZE)
+    vit_ops = tflite_utils.operator_counts(benchmark.convert_backbone(ours, "none", image_size=32))
+    floor_ops = tflite_utils.operator_counts(benchmark.convert_backbone(floor, "none", image_size=32))
     assert {op: floor_ops[op] for op in PRODUCTS} == {op: vit_ops[op] for op in PRODUCTS}
     assert floor_ops["FULLY_CONNECTED"] == 6 * SIZE["num_layers"]
     assert floor_ops["BATCH_MATMUL"] == 2 * SIZE["num_layers"]
     for op in ("SOFTMAX", "GELU", "MEAN", "ADD"):
         assert vit_ops[op] > 0 and floor_ops[op] == 0, op
-    assert ours(keras.ops.zeros((1, 32, 32, 3))).shape == benchmark.matmul_floor(image_size=32, **SIZE).output.shape
+    assert ours(keras.ops.zeros((1, 32, 32, 3))).shape == floor.output.shape
 
 
 def test_floor_activations_stay_finite_and_unit_scale_on_other_images():

@@ -83,23 +83,26 @@ def matmul_floor(image_size=224, patch_size=16, num_layers=12, hidden_dim=192, n
 
     Per block: query, key and value projections, the two attention matmuls
     per head, the output projection and the two MLP layers. Without
-    normalisation the activations decay to zero or overflow (attention is
-    cubic in its input's scale), which no real model feeds its matmuls, so
-    every projection clips its output to [0, 6] (ReLU6, which TFLite fuses
-    into the matmul at no cost) and each kernel is scaled to give unit
-    standard deviation on a random image.
+    normalisation the activations would decay to zero or overflow (attention
+    is cubic in its input's scale), which no real model feeds its matmuls:
+    every layer here outputs `relu6(x W + 3)` (ReLU6 and the bias are fused
+    into TFLite's matmul at no cost), which stays within [0, 6] and near 3
+    whatever the image.
     """
     width, heads, head = hidden_dim, num_heads, hidden_dim // num_heads
     seeds = itertools.count()
 
-    def dense(units):
+    def initializers():
         # A seed per layer: the converter merges layers with equal weights
         # and inputs (query, key and value would become one matmul).
-        initializer = keras.initializers.RandomNormal(seed=next(seeds))
-        return keras.layers.Dense(units, activation="relu6", kernel_initializer=initializer)
+        kernel = keras.initializers.VarianceScaling(1.0, "fan_in", "untruncated_normal", seed=next(seeds))
+        return dict(activation="relu6", kernel_initializer=kernel, bias_initializer=keras.initializers.Constant(3.0))
+
+    def dense(units):
+        return keras.layers.Dense(units, **initializers())
 
     images = keras.Input((image_size, image_size, 3), batch_size=1)
-    x = keras.layers.Conv2D(width, patch_size, strides=patch_size)(images)
+    x = keras.layers.Conv2D(width, patch_size, strides=patch_size, **initializers())(images)
     x = keras.ops.reshape(x, (1, -1, width))
     x = keras.ops.concatenate([keras.ops.zeros((1, 1, width)), x], axis=1)  # Where the class token goes.
     tokens = x.shape[1]
@@ -113,14 +116,7 @@ def matmul_floor(image_size=224, patch_size=16, num_layers=12, hidden_dim=192, n
         attended = keras.ops.transpose(keras.ops.matmul(scores, v), (0, 2, 1, 3))
         x = dense(width)(keras.ops.reshape(attended, (1, tokens, width)))
         x = dense(width)(dense(intermediate_dim)(x))
-    model = keras.Model(images, x, name="matmul_floor")
-    sample = np.random.default_rng(0).uniform(-1, 1, (1, image_size, image_size, 3)).astype("float32")
-    for layer in model.layers:  # In order, so each layer sees unit-scale inputs.
-        if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense)):
-            std = float(np.std(keras.Model(images, layer.output)(sample)))
-            kernel, bias = layer.get_weights()
-            layer.set_weights([kernel / std, bias])
-    return model
+    return keras.Model(images, x, name="matmul_floor")
 
 
 def convert_backbone(model, quantize, image_size=224):

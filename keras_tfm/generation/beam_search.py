@@ -9,7 +9,7 @@ import numbers
 from keras import ops
 
 from keras_tfm.generation import logits_processing as lp
-from keras_tfm.generation.kv_cache import DecoderCache, decode_step
+from keras_tfm.generation.kv_cache import DecoderCache, decode_step, decoding_loop
 from keras_tfm.generation.validation import check_lengths, check_positive_int
 from keras_tfm.layers.cache_writes import write_step
 
@@ -110,7 +110,10 @@ def beam_search(
         cache.layers_self_attention,
         ops.full((batch * k, 1), start_id, "int32"),
     )
-    steps, tokens, log_prob, lengths, _, _, _ = ops.while_loop(cond, body, state, maximum_iterations=max_length)
+    with decoding_loop(model):
+        steps, tokens, log_prob, lengths, _, _, _ = ops.while_loop(
+            cond, body, state, maximum_iterations=max_length
+        )
     scores = log_prob / length_penalty(lengths, alpha)  # (B, K)
     scores, order = ops.top_k(scores, k)
     tokens = ops.take_along_axis(

@@ -8,7 +8,7 @@ import numpy as np
 from keras import ops
 
 from keras_tfm.generation import logits_processing as lp
-from keras_tfm.generation.kv_cache import DecoderCache, decode_step
+from keras_tfm.generation.kv_cache import DecoderCache, decode_step, decoding_loop
 from keras_tfm.generation.validation import check_lengths, check_sampling
 from keras_tfm.layers.cache_writes import write_step
 
@@ -44,7 +44,8 @@ def _decode_loop(model, source_ids, max_length, min_length, start_id, end_id, pa
         return index + 1, tokens, ops.expand_dims(token, -1), finished, self_cache, log_prob
 
     state = (ops.zeros((), "int32"), tokens, previous, finished, cache.layers_self_attention, log_prob)
-    steps, tokens, _, _, _, log_prob = ops.while_loop(cond, body, state, maximum_iterations=max_length)
+    with decoding_loop(model):
+        steps, tokens, _, _, _, log_prob = ops.while_loop(cond, body, state, maximum_iterations=max_length)
     lengths = ops.sum(ops.cast(ops.not_equal(tokens, pad_id), "int32"), axis=-1)
     return {"token_ids": tokens, "scores": log_prob, "lengths": lengths, "steps": steps}
 

@@ -71,9 +71,23 @@ def _in_place_on_tensorflow():
     """
     if keras.backend.backend() != "tensorflow" or getattr(_state, "portable", False):
         return False
-    try:  # A private TensorFlow helper; without it, stay portable.
+    return traced_by_xla() is False  # Unknown: stay portable.
+
+
+def traced_by_xla():
+    """Whether XLA compiles the code being traced: `True`, `False`, or `None` if unknown.
+
+    Always on JAX; on TensorFlow inside `tf.function(jit_compile=True)` (or
+    another XLA context); never on the other backends.
+    """
+    backend = keras.backend.backend()
+    if backend == "jax":
+        return True
+    if backend != "tensorflow":
+        return False
+    try:  # A private TensorFlow helper.
         from tensorflow.python.framework import ops as tf_ops
         from tensorflow.python.ops import control_flow_util
     except ImportError:
-        return False
-    return not control_flow_util.GraphOrParentsInXlaContext(tf_ops.get_default_graph())
+        return None
+    return bool(control_flow_util.GraphOrParentsInXlaContext(tf_ops.get_default_graph()))

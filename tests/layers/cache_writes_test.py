@@ -68,3 +68,28 @@ def test_portable_mode_is_restored_after_an_error():
             assert cache_writes._state.portable
             raise RuntimeError("boom")
     assert not cache_writes._state.portable
+
+
+@pytest.mark.tf_only
+def test_traced_by_xla_on_tensorflow():
+    import tensorflow as tf
+
+    from keras_tfm.layers.cache_writes import traced_by_xla
+
+    seen = []
+
+    def probe(x):
+        seen.append(traced_by_xla())
+        return x + 1
+
+    probe(tf.constant(1.0))
+    tf.function(probe)(tf.constant(1.0))
+    tf.function(probe, jit_compile=True)(tf.constant(1.0))
+    assert seen == [False, False, True]
+
+
+@pytest.mark.jax_only
+def test_traced_by_xla_on_jax():
+    from keras_tfm.layers.cache_writes import traced_by_xla
+
+    assert traced_by_xla() is True

@@ -202,3 +202,19 @@ def test_projections_start_from_different_values():
     layer(QUERY)
     q, k, v = (ops.convert_to_numpy(w) for w in (layer.query_kernel, layer.key_kernel, layer.value_kernel))
     assert not np.allclose(q, k) and not np.allclose(k, v)
+
+
+def test_loop_invariant_kernels_are_reshaped_once_on_entry():
+    from keras_tfm.layers.multi_head_attention import loop_invariant_kernels
+
+    layer = MultiHeadAttention(num_heads=N, key_dim=H)
+    before = ops.convert_to_numpy(layer(QUERY, VALUE))
+    with loop_invariant_kernels([layer]):
+        for kernel in (layer.query_kernel, layer.output_kernel):
+            kernel.assign(np.zeros(kernel.shape, "float32"))
+        inside = ops.convert_to_numpy(layer(QUERY, VALUE))  # The matrices made on entry.
+    after = ops.convert_to_numpy(layer(QUERY, VALUE))  # The live, zeroed kernels.
+    np.testing.assert_array_equal(inside, before)
+    bias = ops.convert_to_numpy(layer.output_bias)
+    np.testing.assert_array_equal(after, np.broadcast_to(bias, after.shape))
+    assert np.abs(before - after).max() > 1e-3

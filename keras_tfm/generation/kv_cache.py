@@ -61,7 +61,7 @@ class DecoderCache:
         for block in blocks:
             attention = block.self_attention
             shape = (2, batch, attention.num_heads, max_length, attention.key_dim)
-            self_attention.append(ops.zeros(shape, dtype=cross[0].dtype))  # (2, B, N, L, H)
+            self_attention.append(ops.zeros(shape, dtype=attention.compute_dtype))  # (2, B, N, L, H)
         return cls(self_attention, cross, source_mask)
 
     def repeat(self, times):

@@ -51,8 +51,8 @@ def loop_invariant_kernels(layers):
     previous = getattr(_state, "matrices", {})
     matrices = dict(previous)
     for layer in layers:
-        for kernel, contracted in layer._kernels():
-            matrices[id(kernel)] = _matrix(kernel, contracted)
+        for kernel, contracted in layer._kernels():  # In the compute dtype, as a call reads them.
+            matrices[id(kernel)] = _matrix(ops.cast(kernel, layer.compute_dtype), contracted)
     _state.matrices = matrices
     try:
         yield
@@ -250,7 +250,9 @@ class MultiHeadAttention(keras.layers.Layer):
             )
         k = self._project(key, self.key_kernel, self.key_bias)
         v = self._project(value, self.value_kernel, self.value_bias)
-        return ops.stack([k, v])  # (2, B, N, S, H)
+        # Called outside `__call__`, the float32 weights are not autocast:
+        # return the compute dtype that decoding steps write into the cache.
+        return ops.cast(ops.stack([k, v]), self.compute_dtype)  # (2, B, N, S, H)
 
     # Masks -----------------------------------------------------------------
 

@@ -246,16 +246,18 @@ def test_trained_reverser_decodes_held_out_inputs(reverser, method, kwargs):
     assert int(ops.convert_to_numpy(result["steps"])) < 12  # Stopped before max_length.
 
 
-@pytest.mark.parametrize("method", ["greedy", "beam", "sample"])
-def test_loop_compiles_with_xla_and_matches_eager(method):
+def xla_compiled(function):
     if keras.backend.backend() == "tensorflow":
         import tensorflow as tf
 
-        compile_fn = lambda f: tf.function(f, jit_compile=True)  # noqa: E731
-    else:
-        import jax
+        return tf.function(function, jit_compile=True)
+    import jax
 
-        compile_fn = jax.jit
+    return jax.jit(function)
+
+
+@pytest.mark.parametrize("method", ["greedy", "beam", "sample"])
+def test_loop_compiles_with_xla_and_matches_eager(method):
     model = tiny_model(sharpen=3.0)
     kwargs = dict(seed=4, top_k=4, top_p=0.9) if method == "sample" else {}
     if method == "beam":
@@ -265,8 +267,31 @@ def test_loop_compiles_with_xla_and_matches_eager(method):
         return model.generate(source, max_length=8, method=method, return_dict=True, **kwargs)
 
     eager = run(SOURCE)
-    compiled = compile_fn(run)(ops.convert_to_tensor(SOURCE))
+    compiled = xla_compiled(run)(ops.convert_to_tensor(SOURCE))
     np.testing.assert_array_equal(
         ops.convert_to_numpy(compiled["token_ids"]), ops.convert_to_numpy(eager["token_ids"])
     )
     assert_allclose(compiled["scores"], eager["scores"], atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("method", ["greedy", "beam"])
+def test_mixed_precision_decoding_compiles_and_matches_eager(method):
+    # The caches hold the compute dtype (bfloat16) while the weights stay float32.
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    try:
+        model = tiny_model(sharpen=3.0)
+    finally:
+        keras.config.set_dtype_policy(previous)
+    kwargs = dict(beam_width=3) if method == "beam" else {}
+
+    def run(source):
+        return model.generate(source, max_length=8, method=method, return_dict=True, **kwargs)
+
+    eager = run(SOURCE)
+    compiled = xla_compiled(run)(ops.convert_to_tensor(SOURCE))
+    np.testing.assert_array_equal(
+        ops.convert_to_numpy(compiled["token_ids"]), ops.convert_to_numpy(eager["token_ids"])
+    )
+    scores = ops.convert_to_numpy(eager["scores"])
+    assert scores.dtype == np.float32 and np.all(np.isfinite(scores)) and np.all(scores <= 0)

@@ -218,7 +218,9 @@ class MultiHeadAttention(keras.layers.Layer):
 
     def _kernels(self):
         """Each kernel with its number of contracted (input) axes."""
-        return [(self.query_kernel, 1), (self.key_kernel, 1), (self.value_kernel, 1), (self.output_kernel, 2)]
+        return [
+            (self.query_kernel, 1), (self.key_kernel, 1), (self.value_kernel, 1), (self.output_kernel, 2)
+        ]
 
     def _project(self, x, kernel, bias, scale=None):
         # The scale multiplies whichever is smaller: the kernel (D*N*H numbers,

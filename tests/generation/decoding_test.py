@@ -246,14 +246,25 @@ def test_trained_reverser_decodes_held_out_inputs(reverser, method, kwargs):
     assert int(ops.convert_to_numpy(result["steps"])) < 12  # Stopped before max_length.
 
 
-def xla_compiled(function):
+def eager_and_xla(model, method, **kwargs):
+    """`model.generate` run eagerly and XLA-compiled (`jit_compile=True` or `jax.jit`), tokens equal."""
+
+    def run(source):
+        return model.generate(source, max_length=8, method=method, return_dict=True, **kwargs)
+
     if keras.backend.backend() == "tensorflow":
         import tensorflow as tf
 
-        return tf.function(function, jit_compile=True)
-    import jax
+        compiled = tf.function(run, jit_compile=True)
+    else:
+        import jax
 
-    return jax.jit(function)
+        compiled = jax.jit(run)
+    eager, xla = run(SOURCE), compiled(ops.convert_to_tensor(SOURCE))
+    np.testing.assert_array_equal(
+        ops.convert_to_numpy(xla["token_ids"]), ops.convert_to_numpy(eager["token_ids"])
+    )
+    return eager, xla
 
 
 @pytest.mark.parametrize("method", ["greedy", "beam", "sample"])
@@ -262,16 +273,8 @@ def test_loop_compiles_with_xla_and_matches_eager(method):
     kwargs = dict(seed=4, top_k=4, top_p=0.9) if method == "sample" else {}
     if method == "beam":
         kwargs = dict(beam_width=3)
-
-    def run(source):
-        return model.generate(source, max_length=8, method=method, return_dict=True, **kwargs)
-
-    eager = run(SOURCE)
-    compiled = xla_compiled(run)(ops.convert_to_tensor(SOURCE))
-    np.testing.assert_array_equal(
-        ops.convert_to_numpy(compiled["token_ids"]), ops.convert_to_numpy(eager["token_ids"])
-    )
-    assert_allclose(compiled["scores"], eager["scores"], atol=1e-5, rtol=1e-5)
+    eager, xla = eager_and_xla(model, method, **kwargs)
+    assert_allclose(xla["scores"], eager["scores"], atol=1e-5, rtol=1e-5)
 
 
 @pytest.mark.parametrize("method", ["greedy", "beam"])
@@ -283,15 +286,6 @@ def test_mixed_precision_decoding_compiles_and_matches_eager(method):
         model = tiny_model(sharpen=3.0)
     finally:
         keras.config.set_dtype_policy(previous)
-    kwargs = dict(beam_width=3) if method == "beam" else {}
-
-    def run(source):
-        return model.generate(source, max_length=8, method=method, return_dict=True, **kwargs)
-
-    eager = run(SOURCE)
-    compiled = xla_compiled(run)(ops.convert_to_tensor(SOURCE))
-    np.testing.assert_array_equal(
-        ops.convert_to_numpy(compiled["token_ids"]), ops.convert_to_numpy(eager["token_ids"])
-    )
+    eager, _ = eager_and_xla(model, method, **(dict(beam_width=3) if method == "beam" else {}))
     scores = ops.convert_to_numpy(eager["scores"])
     assert scores.dtype == np.float32 and np.all(np.isfinite(scores)) and np.all(scores <= 0)

@@ -103,14 +103,16 @@ def floor_runner(model, length, xla=False):
     embeddings = model.decoder.embedding.token_embedding.embeddings
     width = embeddings.shape[1]
 
+    def matrices():
+        return [ops.reshape(variable, (rows, -1)) for variable, rows in kernels]
+
     def run(source):
         # Under XLA the 3-D kernels are reshaped outside the loop, as
         # `greedy_search` does (see `multi_head_attention.loop_invariant_kernels`).
-        matrices = [ops.reshape(variable, (rows, -1)) for variable, rows in kernels] if xla else None
+        hoisted = matrices() if xla else None
 
         def body(index, x):
-            for i, (variable, rows) in enumerate(kernels):
-                kernel = matrices[i] if xla else ops.reshape(variable, (rows, -1))
+            for (_, rows), kernel in zip(kernels, hoisted or matrices()):
                 inputs = x if rows == width else ops.tile(x, (1, rows // width))
                 x = ops.matmul(inputs, kernel)[:, :width]
             logits = ops.matmul(x, ops.transpose(embeddings))  # (1, V)
@@ -241,10 +243,11 @@ def main():
         row = ms_per_token(runners, source, n, args.repeats)
         rows[n] = row
         print(f"N={n:4d} " + "  ".join(f"{k}={v:7.2f} ms/token" for k, v in row.items()), flush=True)
-    best = {n: _best_of_modes(row) for n, row in rows.items()}
+    best, winners = {}, {}
+    for n, row in rows.items():
+        best[n], winners[n] = _best_of_modes(row)
     print("Each decoder's faster compilation: " + "; ".join(
-        f"N={n} " + ", ".join(f"{name} {mode}" for name, (_, mode) in best[n].items()) for n in lengths))
-    best = {n: {name: ms for name, (ms, _) in row.items()} for n, row in best.items()}
+        f"N={n} " + ", ".join(f"{name} {mode}" for name, mode in winners[n].items()) for n in lengths))
     first, last = best[lengths[0]], best[lengths[-1]]
     print(f"cached ms/token at {lengths[-1]} / at {lengths[0]} = {last['cached'] / first['cached']:.2f} (target <= 1.5)")
     if "uncached" in last:
@@ -262,15 +265,14 @@ def main():
 
 
 def _best_of_modes(row):
-    """`{decoder: (ms, "graph" or "XLA")}`, the faster compilation of each decoder in `row`."""
-    best = {}
+    """`({decoder: ms}, {decoder: "graph" or "XLA"})`: each decoder's faster compilation in `row`."""
+    plain = "XLA" if keras.backend.backend() == "jax" else "graph"
+    best, modes = {}, {}
     for key, ms in row.items():
-        name, mode = (key[:-4], "XLA") if key.endswith("_xla") else (key, "graph")
-        if keras.backend.backend() == "jax":
-            mode = "XLA"
-        if name not in best or ms < best[name][0]:
-            best[name] = (ms, mode)
-    return best
+        name, mode = (key[:-4], "XLA") if key.endswith("_xla") else (key, plain)
+        if ms < best.get(name, float("inf")):
+            best[name], modes[name] = ms, mode
+    return best, modes
 
 
 if __name__ == "__main__":

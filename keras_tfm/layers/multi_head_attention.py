@@ -228,12 +228,10 @@ class MultiHeadAttention(keras.layers.Layer):
         # where scaling the kernel would rewrite it at every token).
         rows = x.shape[0] * x.shape[1] if None not in x.shape[:2] else None
         scale_rows = scale is not None and rows is not None and rows < kernel.shape[0]
-        matrix = _reshaped(kernel)
         if scale is not None and not scale_rows:
             kernel = kernel * ops.cast(scale, kernel.dtype)
             bias = None if bias is None else bias * ops.cast(scale, bias.dtype)
-            matrix = None
-        y = _dense(x, kernel, 1, bias, matrix)  # (B, T, N, H)
+        y = _dense(x, kernel, 1, bias)  # (B, T, N, H)
         if scale_rows:
             y = y * ops.cast(scale, y.dtype)
         return ops.transpose(y, (0, 2, 1, 3))  # (B, N, T, H)
@@ -358,10 +356,8 @@ class MultiHeadAttention(keras.layers.Layer):
             output = self._attend_blockwise(q, k, v, *parts)
         else:
             output = self._attend_fused(q, k, v, parts, implementation)
-        output = _dense(
-            ops.transpose(output, (0, 2, 1, 3)), self.output_kernel, 2, self.output_bias,
-            _reshaped(self.output_kernel),
-        )  # (B, T, O)
+        output = ops.transpose(output, (0, 2, 1, 3))  # (B, T, N, V)
+        output = _dense(output, self.output_kernel, 2, self.output_bias)  # (B, T, O)
         results = (output,)
         if cache is not None:
             results += (cache,)
@@ -498,15 +494,11 @@ def _matrix(kernel, contracted):
     return ops.reshape(kernel, (math.prod(kernel.shape[:contracted]), -1))
 
 
-def _reshaped(kernel):
-    """The matrix `loop_invariant_kernels` made of `kernel`, or `None`."""
-    return getattr(_state, "matrices", {}).get(id(kernel))
-
-
-def _dense(x, kernel, contracted, bias=None, matrix=None):
+def _dense(x, kernel, contracted, bias=None):
     """`x` `(B, T, *K)` times `kernel` `(*K, *F)` plus `bias` `(*F)`, contracting len(K) = `contracted` axes.
 
-    `matrix`, when given, is `kernel` already reshaped to 2-D.
+    Inside `loop_invariant_kernels` a kernel reshaped there is used as is (a
+    kernel computed per call, e.g. scaled, is not among them).
 
     One 2-D matmul over the flattened axes rather than an einsum: on
     TensorFlow's CPU kernels the projections' einsums and their gradients
@@ -518,7 +510,9 @@ def _dense(x, kernel, contracted, bias=None, matrix=None):
     batch_shape = ops.shape(x)[:2]
     inner = math.prod(kernel.shape[:contracted])
     features = tuple(kernel.shape[contracted:])
-    matrix = _matrix(kernel, contracted) if matrix is None else matrix
+    matrix = getattr(_state, "matrices", {}).get(id(kernel))
+    if matrix is None:
+        matrix = _matrix(kernel, contracted)
     y = ops.matmul(ops.reshape(x, (-1, inner)), matrix)
     if bias is not None:
         y = y + ops.reshape(bias, (-1,))
